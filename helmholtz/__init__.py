@@ -7,3 +7,8 @@ noise-bits analysis, sweeps and the report. A domain never imports the other.
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+import os
+
+# Quiet TensorFlow's C++ start-up chatter (CUDA probing on CPU machines).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
