@@ -17,7 +17,6 @@ import keras
 from keras import layers
 
 from cifar import MODELS, NUM_CLASSES
-from helmholtz.errors import UsageError
 
 # setting -> (number of B blocks, head); head "G" or the dense widths
 LAYOUTS = {
@@ -31,18 +30,6 @@ LAYOUTS = {
 PARAMS = {"all-cnns": 701_386, "cnns-dense-64": 1_079_562, "all-cnnsx2": 1_144_138,
           "cnns-x2-dense-128": 1_276_618, "cnns-dense-128": 1_620_298,
           "cnns-dense-128-256": 1_686_090}
-
-
-def model_name(setting=None, name=None):
-    """Resolve `--setting` / `--model` to a model name (the name wins)."""
-    if name is not None:
-        if name not in MODELS:
-            raise UsageError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-        return name
-    if setting is None or not 0 <= int(setting) < len(MODELS):
-        raise UsageError(f"unknown setting {setting!r}; choose 0..{len(MODELS) - 1} "
-                         f"({', '.join(f'{i}={m}' for i, m in enumerate(MODELS))})")
-    return MODELS[int(setting)]
 
 
 def conv(filters, kernel=3, strides=1, activation="relu"):

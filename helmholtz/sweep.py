@@ -1,0 +1,452 @@
+"""Sweeps: the grid of training runs of one domain, launched here or on a Ray cluster.
+
+A sweep is a list of runs, each one call of the domain's train.py:
+
+    <python> <domain>/train.py --<level_name> L --setting S --seed K --log_dir ROOT [train.py flags]
+
+Grids: `paper` is what the original scripts ran (the default model at every
+level, the five others at the paper level); `full` is every model at every
+level. `--levels` replaces the grid's list of levels, `--models` keeps only
+the named models; every grid point runs once per seed.
+
+Each run writes its own run folder (helmholtz.runs) and its output to its own
+log file, <log_dir>/sweep-logs/<domain>-<model>-<level_name>_<level>-seed_<k>.log.
+A run whose folder holds result.json is complete and skipped, so a stopped
+sweep is started again with the same command and finishes what is missing.
+A failed run does not stop the others; the failures are listed at the end
+with their log file and last lines, and the sweep exits 1.
+
+Engines: `local` runs on this machine, one run per GPU at a time (or
+`--per_gpu K`), each pinned with CUDA_VISIBLE_DEVICES; with no GPU it runs
+`--jobs N` at a time on the CPU cores, the threads split between them.
+`ray` sends the same runs to a Ray cluster that shares the file system
+(repository and log_dir at the same paths on every node).
+"""
+import argparse
+import importlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from queue import SimpleQueue
+
+from helmholtz import REPO
+from helmholtz.errors import UsageError
+from helmholtz.runs import default_log_dir, is_complete, run_dir
+
+DOMAINS = ("cifar", "audio")
+GRIDS = ("paper", "full")
+ENGINES = ("local", "ray")
+LOSSLESS = "lossless"
+LOG_FOLDER = "sweep-logs"
+TAIL_LINES = 15
+echo = partial(print, flush=True)
+
+
+# --- what to run: pure functions of the arguments -------------------------------------------
+
+@dataclass(frozen=True)
+class Run:
+    domain: str
+    model: str
+    level: object  # an int, or "lossless"
+    seed: int
+    folder: Path   # its run folder: complete when result.json is there
+    log: Path      # where its output goes
+    command: tuple
+
+    @property
+    def name(self):
+        return f"{self.domain} {self.model} {self.folder.parent.name} seed {self.seed}"
+
+
+def domain_constants(domain):
+    if domain not in DOMAINS:
+        raise UsageError(f"unknown domain {domain!r}; use one of: {', '.join(DOMAINS)}")
+    return importlib.import_module(domain)
+
+
+def parse_level(domain, text):
+    """A level as train.py takes it: an int the domain's codec offers, or "lossless"."""
+    consts = domain_constants(domain)
+    # JPEG takes any quality 1-100; LAME only its list of CBR bitrates.
+    valid = getattr(consts, "BITRATES", range(1, 101))
+    if str(text) == LOSSLESS:
+        return LOSSLESS
+    try:
+        level = int(text)
+    except ValueError:
+        level = None
+    if level not in valid:
+        shown = f"{valid.start}-{valid.stop - 1}" if isinstance(valid, range) else " ".join(map(str, valid))
+        raise UsageError(f"unknown {consts.LEVEL_NAME} {text!r} for {domain}; use {shown} or {LOSSLESS}")
+    return level
+
+
+def grid_points(domain, grid="paper", levels=None, models=None):
+    """The (model, level) pairs of a grid, in order, each once."""
+    consts = domain_constants(domain)
+    if grid not in GRIDS:
+        raise UsageError(f"unknown grid {grid!r}; use one of: {', '.join(GRIDS)}")
+    for m in models or ():
+        if m not in consts.MODELS:
+            raise UsageError(f"unknown {domain} model {m!r}; use one of: {', '.join(consts.MODELS)}")
+    levels = [parse_level(domain, level) for level in (levels or consts.DEFAULT_LEVELS)]
+    default, others = consts.MODELS[0], consts.MODELS[1:]
+    if grid == "paper":
+        points = [(default, level) for level in levels] + [(m, consts.PAPER_LEVEL) for m in others]
+    else:
+        points = [(m, level) for m in consts.MODELS for level in levels]
+    if models:
+        points = [p for p in points if p[0] in models]
+    return list(dict.fromkeys(points))
+
+
+# Flags the launcher sets on every run; in the pass-through they would clash.
+OWNED_FLAGS = {
+    "--quality": "choose levels with --levels", "--bitrate": "choose levels with --levels",
+    "--setting": "choose models with --models", "--model": "choose models with --models",
+    "--seed": "choose seeds with --seeds", "--log_dir": "give --log_dir to the sweep, before --",
+}
+
+
+def flag_value(args, flag):
+    """The value of the last `flag V` or `flag=V` in a list of arguments, else None."""
+    value = None
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(flag + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def check_train_args(train_args):
+    for a in train_args:
+        flag = a.split("=", 1)[0]
+        if flag in OWNED_FLAGS:
+            raise UsageError(f"{flag} after -- is set by the sweep for each run; {OWNED_FLAGS[flag]}")
+
+
+def plan(domain, grid="paper", seeds=(0,), levels=None, models=None, log_dir=None,
+         train_args=(), python=sys.executable, trainer=None):
+    """Every run of a sweep, seed by seed: its run folder, log file and command."""
+    consts = domain_constants(domain)
+    train_args = list(train_args)
+    check_train_args(train_args)
+    # Run folders depend on the dataset; for audio --data it is the trainer that knows the
+    # name, so those runs are checked by the trainer itself (it exits 0 when complete).
+    dataset = flag_value(train_args, "--dataset") or consts.DEFAULT_DATASET
+    log_dir = Path(log_dir or default_log_dir()).absolute()
+    trainer = Path(trainer or REPO / domain / "train.py").absolute()
+    runs = []
+    for seed in dict.fromkeys(seeds):
+        for model, level in grid_points(domain, grid, levels, models):
+            folder = run_dir(log_dir, domain, dataset, consts.DEFAULT_DATASET,
+                             model, consts.LEVEL_NAME, level, seed)
+            log = log_dir / LOG_FOLDER / ("-".join(folder.relative_to(log_dir).parts) + ".log")
+            command = (str(python), str(trainer), f"--{consts.LEVEL_NAME}", str(level),
+                       "--setting", str(consts.MODELS.index(model)), "--seed", str(seed),
+                       "--log_dir", str(log_dir), *train_args)
+            runs.append(Run(domain, model, level, seed, folder, log, command))
+    return runs
+
+
+def split_complete(runs, force=False):
+    """(runs to start, runs already complete); with --force nothing counts as complete."""
+    done = set() if force else {r for r in runs if is_complete(r.folder)}
+    return [r for r in runs if r not in done], [r for r in runs if r in done]
+
+
+# --- where to run: devices and per-run environments -----------------------------------------
+
+def discover_gpus(environ=None, which=shutil.which, run=subprocess.run):
+    """GPU ids: CUDA_VISIBLE_DEVICES when it is set (a scheduler's or the user's choice),
+    else those `nvidia-smi --list-gpus` lists, else none."""
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        return parse_gpus(environ["CUDA_VISIBLE_DEVICES"])
+    if which("nvidia-smi"):
+        try:
+            out = run(["nvidia-smi", "--list-gpus"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        if out.returncode == 0:
+            return [str(i) for i in range(sum(line.startswith("GPU ") for line in out.stdout.splitlines()))]
+    return []
+
+
+def parse_gpus(text):
+    """"0,1" -> ["0", "1"]; "", "none" or "-1" -> [] (no GPU)."""
+    ids = [g.strip() for g in text.split(",") if g.strip()]
+    return [] if ids in ([], ["none"], ["-1"]) else ids
+
+
+def local_slots(gpus, per_gpu=1, jobs=1, cores=None):
+    """One environment per run that may go at once: per_gpu per GPU, else `jobs` on the CPU."""
+    if gpus:
+        # Interleaved, so the first runs spread over all GPUs.
+        slot = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"} if per_gpu > 1 else {}
+        return [{**slot, "CUDA_VISIBLE_DEVICES": g} for _ in range(per_gpu) for g in gpus]
+    return [cpu_env(max(1, (cores or os.cpu_count() or 1) // jobs))] * jobs
+
+
+def cpu_env(threads):
+    return {"CUDA_VISIBLE_DEVICES": "", "TF_NUM_INTRAOP_THREADS": str(threads),
+            "OMP_NUM_THREADS": str(threads)}
+
+
+def describe(env):
+    gpu = env.get("CUDA_VISIBLE_DEVICES")
+    return f"GPU {gpu}" if gpu else f"CPU, {env.get('TF_NUM_INTRAOP_THREADS', 'all')} threads"
+
+
+# --- running -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    run: Run
+    returncode: object  # None: it never got to an exit status (Ray lost the task)
+    seconds: float
+    tail: str = ""      # last lines of its log, for the failure report
+
+    @property
+    def ok(self):
+        return self.returncode == 0
+
+
+def tail(path, lines=TAIL_LINES):
+    """Last lines of a log; progress bars redraw with \\r, so keep only what shows last."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 64 * 1024))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    shown = [line.rstrip().rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return "\n".join([line for line in shown if line][-lines:])
+
+
+def execute(run, env, live=None):
+    """Run one training to its end, its output appended to its log file."""
+    run.log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with open(run.log, "a") as log:
+        log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                  f"{shlex.join([f'{k}={v}' for k, v in env.items()] + list(run.command))}\n")
+        log.flush()
+        proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env={**os.environ, **env})
+    if live is not None:
+        live.add(proc)
+    try:
+        code = proc.wait()
+    except BaseException:  # interrupted or cancelled: take the training down with us
+        stop(proc)
+        raise
+    finally:
+        if live is not None:
+            live.discard(proc)
+    return Outcome(run, code, time.time() - start, "" if code == 0 else tail(run.log))
+
+
+def stop(proc, grace=30):
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def finished(i, n, outcome):
+    r = outcome.run
+    if outcome.ok:
+        echo(f"[{i}/{n}] done     {r.name} in {outcome.seconds:.0f} s")
+    else:
+        echo(f"[{i}/{n}] FAILED   {r.name} (exit {outcome.returncode}); log: {r.log}")
+
+
+def run_local(runs, slots):
+    """Run `runs` on this machine, at most one per slot (environment) at a time."""
+    free, live, n = SimpleQueue(), set(), len(runs)
+    for env in slots:
+        free.put(env)
+
+    def one(i, run):
+        env = free.get()
+        try:
+            echo(f"[{i}/{n}] start    {run.name} ({describe(env)})")
+            outcome = execute(run, env, live)
+            finished(i, n, outcome)
+            return outcome
+        finally:
+            free.put(env)
+
+    with ThreadPoolExecutor(max(1, len(slots))) as pool:
+        futures = [pool.submit(one, i, run) for i, run in enumerate(runs, 1)]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(live):
+                stop(proc)
+            raise
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise UsageError('the Ray engine needs Ray; install it with: pip install "ray[default]"') from None
+    return ray
+
+
+def run_ray(runs, address="auto", gpus_per_run=None, cpus_per_run=1):
+    """Run `runs` as tasks of a Ray cluster; "local" starts a private one on this machine."""
+    ray = import_ray()
+    import helmholtz
+    # Workers import this module from a copy Ray ships them; the trainers they start
+    # must be at the same path on every node (a shared file system), like log_dir.
+    options = dict(runtime_env={"py_modules": [helmholtz]}, logging_level="WARNING")
+    if address == "local":
+        options["include_dashboard"] = False
+    try:
+        ray.init(address=address, **options)
+    except ConnectionError as e:
+        raise UsageError(f"no Ray cluster at {address} ({e}); start one with `ray start --head` "
+                         "and pass its address, or use --address local") from None
+    try:
+        cluster_gpus = ray.cluster_resources().get("GPU", 0)
+        if gpus_per_run is None:
+            gpus_per_run = 1 if cluster_gpus else 0
+        if gpus_per_run > cluster_gpus:
+            raise UsageError(f"--gpus_per_run {gpus_per_run} but the cluster has {cluster_gpus:g} GPUs; "
+                             "use --gpus_per_run 0 (CPU) or a smaller fraction")
+        # Ray sets CUDA_VISIBLE_DEVICES for a task with GPUs; a CPU task gets none and its share of threads.
+        if gpus_per_run:
+            env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"} if gpus_per_run < 1 else {}
+        else:
+            env = cpu_env(max(1, int(cpus_per_run)))
+        task = ray.remote(execute).options(num_gpus=gpus_per_run, num_cpus=cpus_per_run)
+        pending = {task.remote(run, env): run for run in runs}
+        echo(f"sent {len(runs)} runs to Ray at {address}, {gpus_per_run:g} GPU and "
+             f"{cpus_per_run:g} CPU each")
+        outcomes, n = {}, len(runs)
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                run = pending.pop(ready[0])
+                try:
+                    outcome = ray.get(ready[0])
+                except ray.exceptions.RayError as e:
+                    outcome = Outcome(run, None, 0.0, str(e).strip()[-2000:])
+                outcomes[run] = outcome
+                finished(len(outcomes), n, outcome)
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref)  # interrupts execute(), which stops its training
+            raise
+        return [outcomes[r] for r in runs]
+    finally:
+        ray.shutdown()
+
+
+# --- command line --------------------------------------------------------------------------
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other bad input
+        raise UsageError(f"{message}; see {self.prog} --help")
+
+
+def parse_args(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train_args = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, train_args = argv[:cut], argv[cut + 1:]
+    p = Parser(prog="sweep.py", description="Run a grid of trainings of one domain; complete runs "
+               "are skipped, so the same command resumes a stopped sweep.",
+               epilog="Flags after -- go to every train.py call, e.g. -- --num_epoch 50 --batch_size 256.")
+    p.add_argument("domain", choices=DOMAINS)
+    p.add_argument("--grid", choices=GRIDS, default="paper",
+                   help="paper: default model at every level, the others at the paper level; "
+                        "full: every model at every level")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--levels", nargs="+", help="levels instead of the grid's (e.g. 1 5 lossless)")
+    p.add_argument("--models", nargs="+", help="keep only these models of the grid")
+    p.add_argument("--log_dir", default=str(default_log_dir()), help="root of the run folders")
+    p.add_argument("--dry_run", action="store_true", help="list what would run and what is complete")
+    p.add_argument("--python", default=sys.executable, help="interpreter for train.py")
+    p.add_argument("--trainer", help="training script (default <repo>/<domain>/train.py)")
+    p.add_argument("--engine", choices=ENGINES, default="local")
+    local = p.add_argument_group("local engine")
+    local.add_argument("--gpus", help="GPU ids, e.g. 0,1, or none (default: those found)")
+    local.add_argument("--per_gpu", type=int, default=1, help="runs at once on each GPU")
+    local.add_argument("--jobs", type=int, default=1, help="runs at once without a GPU")
+    ray = p.add_argument_group("ray engine")
+    ray.add_argument("--address", help="Ray head address, or local (default: auto)")
+    ray.add_argument("--gpus_per_run", type=float, help="GPU (fraction) per run (default 1 if any)")
+    ray.add_argument("--cpus_per_run", type=float, help="CPUs per run (default 1)")
+    args = p.parse_args(argv)
+
+    if args.engine == "local":
+        used = [f for f in ("address", "gpus_per_run", "cpus_per_run") if getattr(args, f) is not None]
+        if used:
+            raise UsageError(f"--{used[0]} is for the Ray engine; add --engine ray")
+    for name in ("per_gpu", "jobs"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} {getattr(args, name)} must be 1 or more")
+    if min(args.seeds) < 0:
+        raise UsageError(f"seed {min(args.seeds)} is negative; use seeds 0 or more")
+    if (args.gpus_per_run or 0) < 0 or (args.cpus_per_run is not None and args.cpus_per_run <= 0):
+        raise UsageError("--gpus_per_run must be 0 or more and --cpus_per_run more than 0")
+    if not shutil.which(args.python):
+        raise UsageError(f"no Python interpreter at {args.python}; give one with --python")
+    trainer = Path(args.trainer or REPO / args.domain / "train.py")
+    if not trainer.is_file():
+        raise UsageError(f"no training script at {trainer}; give one with --trainer")
+    return args, train_args
+
+
+def main(argv=None):
+    args, train_args = parse_args(argv)
+    runs = plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
+                train_args, args.python, args.trainer)
+    todo, done = split_complete(runs, force="--force" in train_args)
+    if args.engine == "local":
+        gpus = discover_gpus() if args.gpus is None else parse_gpus(args.gpus)
+        slots = local_slots(gpus, args.per_gpu, args.jobs)
+        where = (f"GPUs {','.join(gpus)}, {args.per_gpu} run(s) each" if gpus else
+                 f"CPU, {args.jobs} run(s) at once, {slots[0]['TF_NUM_INTRAOP_THREADS']} threads each")
+    else:
+        where = f"Ray at {args.address or 'auto'}"
+    echo(f"{len(runs)} runs: {len(todo)} to run ({where}), {len(done)} complete; "
+         f"logs in {Path(args.log_dir).absolute() / LOG_FOLDER}")
+    if args.dry_run:
+        for r in done:
+            echo(f"complete {r.name}")
+        for r in todo:
+            echo(f"run      {r.name}: {shlex.join(r.command)}")
+        return 0
+    if not todo:
+        return 0
+    if args.engine == "local":
+        outcomes = run_local(todo, slots)
+    else:
+        outcomes = run_ray(todo, args.address or "auto", args.gpus_per_run, args.cpus_per_run or 1)
+    failed = [o for o in outcomes if not o.ok]
+    echo(f"sweep finished: {len(outcomes) - len(failed)} ran, {len(done)} were complete, "
+         f"{len(failed)} failed")
+    for o in failed:
+        echo(f"\nFAILED {o.run.name} (exit {o.returncode}); log: {o.run.log}")
+        for line in o.tail.splitlines():
+            echo(f"    {line}")
+    return 1 if failed else 0
