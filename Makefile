@@ -1,0 +1,42 @@
+# make demo: set up, then the shortened paper grid on the offline data, then the report.
+# make test: set up, then the test suite.  make reproduce: the full paper grid on CIFAR-10.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_LOGS ?= logs/demo
+SEEDS ?= 0
+
+.PHONY: setup test demo reproduce bench paras clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-extra.txt requirements-nodeps.txt
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for p in dataset-fashion-mnist fluid-soundfont-gm lame; do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
+	fi
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-extra.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+demo: setup
+	$(PY) scripts/demo.py --log_dir $(DEMO_LOGS) --out docs/results/demo
+
+reproduce: setup
+	bash cifar/train-all-cnns.sh --seeds $(SEEDS)
+	bash cifar/train-all-settings.sh --seeds $(SEEDS)
+	$(PY) scripts/report.py logs --out docs/results/paper
+
+bench: setup
+	$(PY) scripts/bench.py
+
+paras: setup
+	$(PY) cifar/models.py
+	$(PY) audio/models.py

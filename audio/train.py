@@ -1,0 +1,108 @@
+"""Train one audio-effects model on MP3-compressed clips: one run of the study.
+
+    python audio/data.py --generate --clips_per_class 40   # once: the built-in set
+    cd audio && python train.py --bitrate 32 --setting 0
+
+Adadelta with the Keras-2 defaults (lr 1.0, rho 0.95, eps 1e-7), batch 50,
+25% of the training split held out for validation (Keras `validation_split`:
+the last quarter, here of a fixed shuffle), best val accuracy checkpointed.
+The held-out test split, which the original never used, is evaluated once at
+the end. By default the original's frequency-axis BatchNormalization is kept;
+`--fixed` normalises over channels instead.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from audio import DEFAULT_DATASET, DOMAIN, LEVEL_NAME, MODELS
+from audio import data as audio_data
+from helmholtz.cli import model_name, trainer_parser
+from helmholtz.errors import UsageError, cli_main
+
+
+def parse_args(argv=None):
+    p = trainer_parser(__doc__.splitlines()[0], batch_size=50)
+    p.set_defaults(seed=2337)
+    p.add_argument("--bitrate", default="32", help="MP3 kbps LAME accepts, or 'lossless' (default 32)")
+    p.add_argument("--val", type=float, default=0.25, help="fraction of train held out for validation")
+    p.add_argument("--classpath", "--data", dest="data", default=None,
+                   help="folder of class folders of WAVs, or IDMT-SMT-Audio-Effects (default: the generated set)")
+    p.add_argument("--skip_bad", action="store_true", help="skip unreadable audio files (counted)")
+    p.add_argument("--test_bitrate", nargs="+", default=[],
+                   help="also evaluate the best model on the test split at these levels")
+    args = p.parse_args(argv)
+    if not 0 < args.val < 1:
+        raise UsageError(f"--val must be a fraction between 0 and 1, got {args.val}")
+    args.bitrate = audio_data.parse_level(args.bitrate)
+    args.test_bitrate = [audio_data.parse_level(b) for b in args.test_bitrate]
+    return args
+
+
+def transform(x, seeds, training):
+    import tensorflow as tf
+    return tf.cast(x, tf.float32)  # float16 dB mel spectrograms, fed as they are
+
+
+def load_data(args):
+    from helmholtz.training import Data, fixed_shuffle, take
+
+    def split(level, name):
+        s = audio_data.load_split(level, name, args.data, args.cache_dir, args.skip_bad, args.seed)
+        return (s["data"], s["label"]), s["bytes"], list(s["classes"])
+
+    train, train_bytes, classes = split(args.bitrate, "train")
+    test, _, _ = split(args.bitrate, "test")
+    order = fixed_shuffle(len(train[1]))  # the split files are grouped by class
+    n_val = max(1, int(round(len(order) * args.val)))
+    train_idx, val_idx = order[:-n_val][:args.subset], order[-n_val:][:args.test_subset]
+    test_idx = fixed_shuffle(len(test[1]), args.test_subset)
+    extra, extra_bits = {}, {}
+    for level in args.test_bitrate:
+        xy, nbytes, _ = split(level, "test")
+        extra[level], extra_bits[str(level)] = take(xy, test_idx), float(nbytes[test_idx].mean() * 8)
+    data = Data(train=take(train, train_idx), val=take(train, val_idx), test=take(test, test_idx),
+                extra_tests=extra)
+    return data, classes, float(train_bytes[train_idx].mean() * 8), extra_bits
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    name = model_name(MODELS, args.setting, args.model)
+    dataset, _ = audio_data.resolve_source(args.data, args.cache_dir)
+    data, classes, bits, extra_bits = load_data(args)  # before TensorFlow: caches fork workers
+
+    import keras
+    from audio.models import build_model
+    from helmholtz.runs import default_log_dir, run_dir
+    from helmholtz.training import resolve_precision, train_run
+
+    shape = data.train[0].shape[1:]
+
+    def build():
+        return build_model(name, fixed=args.fixed, input_shape=shape, num_classes=len(classes))
+
+    config = {
+        "domain": DOMAIN, "dataset": dataset, "model": name, "setting": MODELS.index(name),
+        "params": build().count_params(), "level_name": LEVEL_NAME, "level": args.bitrate,
+        "seed": args.seed, "batch_size": args.batch_size, "num_epoch": args.num_epoch,
+        "optimizer": {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
+        "val": args.val, "fixed": args.fixed, "protocol": "fixed" if args.fixed else "original",
+        "precision": resolve_precision(args.precision), "subset": args.subset,
+        "test_subset": args.test_subset, "data": args.data, "classes": classes,
+        "input_shape": list(shape), "train_size": len(data.train[1]), "val_size": len(data.val[1]),
+        "test_size": len(data.test[1]), "test_levels": args.test_bitrate,
+        "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
+    }
+    folder = Path(args.train_dir) if args.train_dir else run_dir(
+        args.log_dir or default_log_dir(), DOMAIN, dataset, DEFAULT_DATASET, name, LEVEL_NAME,
+        args.bitrate, args.seed)
+
+    def make_optimizer():  # Keras 2's Adadelta defaults; Keras 3's learning rate is 0.001
+        return keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-7)
+
+    train_run(folder, config, build, make_optimizer, data, transform, force=args.force)
+
+
+if __name__ == "__main__":
+    cli_main(main)
