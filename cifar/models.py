@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import helmholtz  # noqa: F401  (sets TensorFlow's log level before keras loads it)
-import keras
-from keras import layers
 
 from cifar import MODELS, NUM_CLASSES
+from helmholtz.backend import keras
+
+layers = keras.layers
 
 # setting -> (number of B blocks, head); head "G" or the dense widths
 LAYOUTS = {

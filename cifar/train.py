@@ -65,7 +65,7 @@ def make_transform(channels):
 
 def load_data(args):
     """Arrays for the run, with the original's transposition unless --fixed."""
-    from helmholtz.training import Data, fixed_shuffle, take
+    from helmholtz.splits import Data, fixed_shuffle, take
 
     def split(level, name):
         s = cifar_data.load_split(args.dataset, level, name, args.data, args.cache_dir)
@@ -98,7 +98,7 @@ def main(argv=None):
     name = model_name(MODELS, args.setting, args.model)
     data, bits, extra_bits = load_data(args)  # before TensorFlow starts: caches fork workers
 
-    import keras
+    from helmholtz.backend import keras
     from cifar.models import build_model
     from helmholtz.runs import default_log_dir, run_dir
     from helmholtz.training import resolve_precision, train_run

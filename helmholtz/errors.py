@@ -4,7 +4,9 @@ Commands wrap their entry point in `cli_main`: a `UsageError` (or a disk-full
 or permission error) prints `error: ...` on stderr and exits with status 2,
 with no traceback. Anything else is a bug and keeps its traceback.
 """
+import contextlib
 import errno
+import os
 import sys
 
 
@@ -32,3 +34,17 @@ def cli_main(main):
         print("interrupted; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
     sys.exit(2)
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence file descriptor 2 (C++ libraries' start-up notes) for a moment."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -11,18 +11,17 @@ import re
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # no pyplot: files only, no display or global state
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from helmholtz import analysis  # noqa: E402
-from helmholtz.analysis import GROUP, format_level, level_key, parse_level, sorted_levels  # noqa: E402
-from helmholtz.cache import atomic_path, write_text  # noqa: E402
-from helmholtz.errors import UsageError  # noqa: E402
-from helmholtz.metrics import convergence_epoch, paper_accuracy  # noqa: E402
-from helmholtz.runs import CONFIG, RESULT, find_runs, read_history, read_json  # noqa: E402
+from helmholtz import analysis
+from helmholtz.analysis import GROUP, format_level, level_key, parse_level, sorted_levels
+from helmholtz.cache import atomic_path, write_text
+from helmholtz.errors import UsageError
+from helmholtz.metrics import convergence_epoch, paper_accuracy
+from helmholtz.runs import CONFIG, RESULT, find_runs, read_history, read_json
 
 PAPER_EPOCHS = 200  # both halves of the original trained 200 epochs
 REQUIRED = ("domain", "dataset", "model", "level", "seed")
@@ -30,7 +29,7 @@ COLUMNS = ["domain", "dataset", "model", "setting", "params", "level_name", "lev
            "bits_per_sample", "epochs_done", "num_epoch", "complete", "best_val_accuracy",
            "paper_accuracy", "convergence_epoch", "test_accuracy", "seconds_per_epoch",
            "fixed", "precision", "subset", "batch_size", "test_accuracy_at",
-           "bits_per_sample_at", "run"]
+           "bits_per_sample_at", "git_commit", "run"]
 METRIC_TITLES = {"paper_accuracy": "paper accuracy (mean of 10 best val. epochs)",
                  "test_accuracy": "test accuracy (best checkpoint)"}
 
@@ -89,7 +88,7 @@ def read_run(folder):
         test_accuracy_at=json.dumps(result.get("test_accuracy_at", {}) if complete else {},
                                     sort_keys=True),
         bits_per_sample_at=json.dumps(config.get("bits_per_sample_at", {}), sort_keys=True),
-        run=str(folder))
+        git_commit=config.get("git_commit"), run=str(folder))
 
 
 def collect(root):
@@ -244,9 +243,8 @@ def markdown_table(frame):
 
 def _values(series):
     """Distinct values of a column, in a readable order, as text."""
-    values = [v for v in series.dropna().unique()]
-    values = sorted(values, key=lambda v: level_key(v) if not isinstance(v, bool) else (0, int(v), ""))
-    return ", ".join(format_level(v) if not isinstance(v, bool) else str(v) for v in values) or "-"
+    values = [str(bool(v)) if isinstance(v, (bool, np.bool_)) else v for v in series.dropna().unique()]
+    return ", ".join(format_level(v) for v in sorted_levels(values)) or "-"
 
 
 def _what_was_run(results):
@@ -274,6 +272,10 @@ def _what_was_run(results):
             short.append(f"{domain}/{dataset} trains on a subset of "
                          f"{_values(subset.astype('Int64'))} samples")
     text = markdown_table(pd.DataFrame(rows))
+    commits = sorted({str(c)[:12] + (" (with uncommitted changes)" if str(c).endswith("+dirty") else "")
+                      for c in results["git_commit"].dropna().unique()})
+    if commits:
+        text += f"\n\nCode: git commit {', '.join(commits)}."
     if short:
         text += ("\n\n**Shortened run.** " + "; ".join(short) + ". These numbers show that the "
                  "pipeline works; they are illustrative only and do not reproduce the paper's.")
@@ -289,7 +291,6 @@ def _slug(*parts):
 def _save(fig, path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -302,7 +303,8 @@ def _level_label(runs):
 def _plot_accuracy_vs_level(rate, runs, path, metric):
     levels = sorted_levels(rate["level"])
     position = {level: i for i, level in enumerate(levels)}
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for model, curve in rate.groupby("model", sort=False):
         ax.errorbar([position[v] for v in curve["level"]], 100 * curve["accuracy_mean"],
                     yerr=100 * curve["accuracy_std"].fillna(0), marker="o", capsize=3, label=model)
@@ -318,7 +320,8 @@ def _plot_accuracy_vs_bits(rate, path, metric):
     rate = rate[rate["bits_per_sample"] > 0]
     if rate.empty:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for model, curve in rate.groupby("model", sort=False):
         curve = curve.sort_values("bits_per_sample")
         ax.errorbar(curve["bits_per_sample"], 100 * curve["accuracy_mean"],
@@ -340,11 +343,13 @@ def _plot_convergence(summary, runs, path):
         return None
     levels = sorted_levels(summary["level"])
     position = {level: i for i, level in enumerate(levels)}
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for model, curve in summary.groupby("model", sort=False):
         ax.errorbar([position[v] for v in curve["level"]], curve["convergence_epoch_mean"],
                     yerr=curve["convergence_epoch_std"].fillna(0), marker="o", capsize=3, label=model)
     ax.set_xticks(range(len(levels)), [format_level(v) for v in levels])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel=_level_label(runs), ylabel="convergence epoch",
            title="Convergence epoch vs compression level (converged seeds)")
     ax.grid(alpha=0.3)
@@ -362,8 +367,9 @@ def _default_model(runs):
 def _plot_learning_curves(runs, model, path):
     runs = runs[runs["model"] == model]
     levels = sorted_levels(runs["level"])
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(levels)))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     plotted = False
     for level, color in zip(levels, colors):
         curves = [pd.DataFrame(read_history(run)) for run in runs.loc[runs["level"] == level, "run"]]
@@ -374,7 +380,6 @@ def _plot_learning_curves(runs, model, path):
         ax.plot(mean.index, 100 * mean.to_numpy(), color=color, label=format_level(level))
         plotted = True
     if not plotted:
-        plt.close(fig)
         return None
     ax.set(xlabel="epoch", ylabel="val accuracy (%)",
            title=f"Learning curves of {model} (mean over seeds), by {_level_label(runs)}")
@@ -384,7 +389,8 @@ def _plot_learning_curves(runs, model, path):
 
 
 def _plot_grid(grid, model, runs, path):
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * grid.shape[1], 1.0 + 0.5 * grid.shape[0]))
+    fig = Figure(figsize=(1.0 + 0.7 * grid.shape[1], 1.0 + 0.5 * grid.shape[0]))
+    ax = fig.subplots()
     values = 100 * grid.to_numpy(dtype=float)
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     middle = (np.nanmin(values) + np.nanmax(values)) / 2
@@ -432,15 +438,15 @@ def _rate_table(rate):
 
 
 def _grid_table(grid, runs):
-    """Grid in % with the test levels' bits per sample as a first row."""
-    table = (100 * grid).round(2).astype(object).where(grid.notna(), "-")
+    """Grid in % with the test sets' bits per sample (bits_per_sample_at) as a first row."""
+    table = grid.map(lambda v: "-" if pd.isna(v) else f"{100 * v:.2f}")
     table.columns = [format_level(c) for c in grid.columns]
     bits = {}
     for text in runs["bits_per_sample_at"].dropna():
         for level, b in analysis.level_dict(text).items():
             bits.setdefault(format_level(level), []).append(float(b))
     table.insert(0, "train \\ test", [format_level(v) for v in grid.index])
-    bits_row = {"train \\ test": "bits/sample",
+    bits_row = {"train \\ test": "test bits/sample",
                 **{c: _bits(np.mean(bits[c])) if c in bits else "-" for c in table.columns[1:]}}
     return pd.concat([pd.DataFrame([bits_row]), table], ignore_index=True)
 

@@ -11,8 +11,9 @@ the named models; every grid point runs once per seed.
 
 Each run writes its own run folder (helmholtz.runs) and its output to its own
 log file, <log_dir>/sweep-logs/<domain>-<model>-<level_name>_<level>-seed_<k>.log.
-A run whose folder holds result.json is complete and skipped, so a stopped
-sweep is started again with the same command and finishes what is missing.
+A run whose folder holds result.json (for at least the epochs asked for) is
+complete and skipped, so a stopped sweep is started again with the same
+command and finishes what is missing.
 A failed run does not stop the others; the failures are listed at the end
 with their log file and last lines, and the sweep exits 1.
 
@@ -22,7 +23,6 @@ Engines: `local` runs on this machine, one run per GPU at a time (or
 `ray` sends the same runs to a Ray cluster that shares the file system
 (repository and log_dir at the same paths on every node).
 """
-import argparse
 import importlib
 import os
 import shlex
@@ -36,15 +36,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from queue import SimpleQueue
+from threading import Event
 
 from helmholtz import REPO
+from helmholtz.cli import Parser, trainer_parser
 from helmholtz.errors import UsageError
-from helmholtz.runs import default_log_dir, is_complete, run_dir
+from helmholtz.runs import RESULT, default_log_dir, is_complete, read_json, run_dir
 
 DOMAINS = ("cifar", "audio")
 GRIDS = ("paper", "full")
 ENGINES = ("local", "ray")
-LOSSLESS = "lossless"
 LOG_FOLDER = "sweep-logs"
 TAIL_LINES = 15
 echo = partial(print, flush=True)
@@ -73,23 +74,6 @@ def domain_constants(domain):
     return importlib.import_module(domain)
 
 
-def parse_level(domain, text):
-    """A level as train.py takes it: an int the domain's codec offers, or "lossless"."""
-    consts = domain_constants(domain)
-    # JPEG takes any quality 1-100; LAME only its list of CBR bitrates.
-    valid = getattr(consts, "BITRATES", range(1, 101))
-    if str(text) == LOSSLESS:
-        return LOSSLESS
-    try:
-        level = int(text)
-    except ValueError:
-        level = None
-    if level not in valid:
-        shown = f"{valid.start}-{valid.stop - 1}" if isinstance(valid, range) else " ".join(map(str, valid))
-        raise UsageError(f"unknown {consts.LEVEL_NAME} {text!r} for {domain}; use {shown} or {LOSSLESS}")
-    return level
-
-
 def grid_points(domain, grid="paper", levels=None, models=None):
     """The (model, level) pairs of a grid, in order, each once."""
     consts = domain_constants(domain)
@@ -98,7 +82,11 @@ def grid_points(domain, grid="paper", levels=None, models=None):
     for m in models or ():
         if m not in consts.MODELS:
             raise UsageError(f"unknown {domain} model {m!r}; use one of: {', '.join(consts.MODELS)}")
-    levels = [parse_level(domain, level) for level in (levels or consts.DEFAULT_LEVELS)]
+    if levels:  # the domain's own rules, as train.py applies them (imported only when needed)
+        parse_level = importlib.import_module(f"{domain}.data").parse_level
+        levels = [parse_level(str(level)) for level in levels]
+    else:
+        levels = consts.DEFAULT_LEVELS
     default, others = consts.MODELS[0], consts.MODELS[1:]
     if grid == "paper":
         points = [(default, level) for level in levels] + [(m, consts.PAPER_LEVEL) for m in others]
@@ -114,6 +102,7 @@ OWNED_FLAGS = {
     "--quality": "choose levels with --levels", "--bitrate": "choose levels with --levels",
     "--setting": "choose models with --models", "--model": "choose models with --models",
     "--seed": "choose seeds with --seeds", "--log_dir": "give --log_dir to the sweep, before --",
+    "--train_dir": "runs go to their own folders under --log_dir",
 }
 
 
@@ -159,9 +148,24 @@ def plan(domain, grid="paper", seeds=(0,), levels=None, models=None, log_dir=Non
     return runs
 
 
-def split_complete(runs, force=False):
-    """(runs to start, runs already complete); with --force nothing counts as complete."""
-    done = set() if force else {r for r in runs if is_complete(r.folder)}
+def is_done(folder, num_epoch):
+    """Complete as train.py sees it: result.json is there, for at least `num_epoch` epochs
+    (asked for more, train.py extends the run)."""
+    if not is_complete(folder):
+        return False
+    try:
+        return read_json(Path(folder) / RESULT).get("epochs", num_epoch) >= num_epoch
+    except (OSError, ValueError):
+        return False  # unreadable: let train.py decide
+
+
+def split_complete(runs, train_args=()):
+    """(runs to start, runs already complete), judged with the pass-through's
+    --num_epoch (else train.py's default); with --force nothing counts as complete."""
+    if "--force" in train_args:
+        return list(runs), []
+    num_epoch = int(flag_value(train_args, "--num_epoch") or trainer_parser("", 1).get_default("num_epoch"))
+    done = {r for r in runs if is_done(r.folder, num_epoch)}
     return [r for r in runs if r not in done], [r for r in runs if r in done]
 
 
@@ -276,16 +280,19 @@ def finished(i, n, outcome):
 
 def run_local(runs, slots):
     """Run `runs` on this machine, at most one per slot (environment) at a time."""
-    free, live, n = SimpleQueue(), set(), len(runs)
+    free, live, stopping, n = SimpleQueue(), set(), Event(), len(runs)
     for env in slots:
         free.put(env)
 
     def one(i, run):
         env = free.get()
         try:
+            if stopping.is_set():
+                return None
             echo(f"[{i}/{n}] start    {run.name} ({describe(env)})")
             outcome = execute(run, env, live)
-            finished(i, n, outcome)
+            if not stopping.is_set():
+                finished(i, n, outcome)
             return outcome
         finally:
             free.put(env)
@@ -295,6 +302,7 @@ def run_local(runs, slots):
         try:
             return [f.result() for f in futures]
         except BaseException:
+            stopping.set()
             pool.shutdown(wait=False, cancel_futures=True)
             for proc in list(live):
                 stop(proc)
@@ -361,11 +369,6 @@ def run_ray(runs, address="auto", gpus_per_run=None, cpus_per_run=1):
 
 # --- command line --------------------------------------------------------------------------
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, like every other bad input
-        raise UsageError(f"{message}; see {self.prog} --help")
-
-
 def parse_args(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     train_args = []
@@ -389,20 +392,21 @@ def parse_args(argv=None):
     p.add_argument("--engine", choices=ENGINES, default="local")
     local = p.add_argument_group("local engine")
     local.add_argument("--gpus", help="GPU ids, e.g. 0,1, or none (default: those found)")
-    local.add_argument("--per_gpu", type=int, default=1, help="runs at once on each GPU")
-    local.add_argument("--jobs", type=int, default=1, help="runs at once without a GPU")
+    local.add_argument("--per_gpu", type=int, help="runs at once on each GPU (default 1)")
+    local.add_argument("--jobs", type=int, help="runs at once without a GPU (default 1)")
     ray = p.add_argument_group("ray engine")
     ray.add_argument("--address", help="Ray head address, or local (default: auto)")
     ray.add_argument("--gpus_per_run", type=float, help="GPU (fraction) per run (default 1 if any)")
     ray.add_argument("--cpus_per_run", type=float, help="CPUs per run (default 1)")
     args = p.parse_args(argv)
 
-    if args.engine == "local":
-        used = [f for f in ("address", "gpus_per_run", "cpus_per_run") if getattr(args, f) is not None]
-        if used:
-            raise UsageError(f"--{used[0]} is for the Ray engine; add --engine ray")
+    other_engine = {"local": ("address", "gpus_per_run", "cpus_per_run"), "ray": ("gpus", "per_gpu", "jobs")}
+    used = [f for f in other_engine[args.engine] if getattr(args, f) is not None]
+    if used:
+        fix = "add --engine ray" if args.engine == "local" else "with Ray use --gpus_per_run/--cpus_per_run"
+        raise UsageError(f"--{used[0]} is not for the {args.engine} engine; {fix}")
     for name in ("per_gpu", "jobs"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name} {getattr(args, name)} must be 1 or more")
     if min(args.seeds) < 0:
         raise UsageError(f"seed {min(args.seeds)} is negative; use seeds 0 or more")
@@ -420,12 +424,12 @@ def main(argv=None):
     args, train_args = parse_args(argv)
     runs = plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
                 train_args, args.python, args.trainer)
-    todo, done = split_complete(runs, force="--force" in train_args)
+    todo, done = split_complete(runs, train_args)
     if args.engine == "local":
         gpus = discover_gpus() if args.gpus is None else parse_gpus(args.gpus)
-        slots = local_slots(gpus, args.per_gpu, args.jobs)
-        where = (f"GPUs {','.join(gpus)}, {args.per_gpu} run(s) each" if gpus else
-                 f"CPU, {args.jobs} run(s) at once, {slots[0]['TF_NUM_INTRAOP_THREADS']} threads each")
+        slots = local_slots(gpus, args.per_gpu or 1, args.jobs or 1)
+        where = (f"GPUs {','.join(gpus)}, {args.per_gpu or 1} run(s) each" if gpus else
+                 f"CPU, {len(slots)} run(s) at once, {slots[0]['TF_NUM_INTRAOP_THREADS']} threads each")
     else:
         where = f"Ray at {args.address or 'auto'}"
     echo(f"{len(runs)} runs: {len(todo)} to run ({where}), {len(done)} complete; "

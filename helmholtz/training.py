@@ -21,34 +21,21 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-import helmholtz  # noqa: F401  (TensorFlow log level, before TF loads)
 from helmholtz import REPO, metrics
+from helmholtz.backend import keras, tf
 from helmholtz.cache import write_json, write_text
-from helmholtz.errors import UsageError
+from helmholtz.errors import UsageError, quiet_stderr
 from helmholtz.runs import (BEST, CONFIG, HISTORY, HISTORY_COLUMNS, LAST, RESULT, read_json)
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 # Settings that may differ when a run is resumed or extended.
 MUTABLE_SETTINGS = {"num_epoch", "test_levels", "force", "versions", "git_commit", "command",
                     "host", "started", "test_bits_per_sample_at", "bits_per_sample_at"}
 SIDE_HISTORY = ".history.next.csv"
-
-
-@dataclass
-class Data:
-    """Arrays for one run. `val` is the test set itself in the original protocol."""
-    train: tuple
-    val: tuple
-    test: tuple | None = None               # held-out test set, evaluated once at the end
-    extra_tests: dict = field(default_factory=dict)  # level -> (x, y), evaluated at the end
-    val_is_test: bool = False
 
 
 # ---------------------------------------------------------------- precision
@@ -65,7 +52,8 @@ def resolve_precision(name):
     """'auto' -> mixed_bfloat16 where the hardware runs bf16 natively, else float32."""
     if name != "auto":
         return name
-    gpus = tf.config.list_physical_devices("GPU")
+    with quiet_stderr():  # probing CUDA on a machine without it logs an error line
+        gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         major = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))[0]
         return "mixed_bfloat16" if major >= 8 else "mixed_float16"
@@ -111,16 +99,6 @@ def eval_batches(x, y, batch_size, transform):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
     return ds.map(lambda a, b: (transform(a, None, training=False), b),
                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-def fixed_shuffle(n, first=None):
-    """Indices of a shuffle that is the same in every run (for --subset and splits)."""
-    order = np.random.default_rng(20_180_727).permutation(n)
-    return order if first is None else order[:first]
-
-
-def take(xy, indices):
-    return tuple(a[indices] for a in xy)
 
 
 def steps_per_epoch(n, batch_size):

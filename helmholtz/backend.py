@@ -1,0 +1,10 @@
+"""Keras and TensorFlow, imported once, with TensorFlow's C++ start-up notes
+(CUDA probing, oneDNN banners) kept off the terminal: they bypass its log level."""
+import helmholtz  # noqa: F401  (sets TF_CPP_MIN_LOG_LEVEL first)
+from helmholtz.errors import quiet_stderr
+
+with quiet_stderr():
+    import keras
+    import tensorflow as tf
+
+__all__ = ["keras", "tf"]

@@ -1,0 +1,34 @@
+"""Write the results report of a log folder: report.md, results.csv and PNG plots.
+
+    python scripts/report.py logs/ --out docs/results/<name> [--eps 0.01] [--metric paper]
+
+The report states what was run (so a shortened demo says so), the summary
+tables, the noise-bits estimate with bootstrap intervals, the rate-accuracy
+tables and curves, the train x test level grid and the incomplete runs.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from helmholtz.errors import cli_main  # noqa: E402
+from helmholtz.report import write_report  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
+    parser.add_argument("--out", required=True, help="report folder, e.g. docs/results/full")
+    parser.add_argument("--eps", type=float, default=0.01,
+                        help="accuracy tolerance of the noise-bits estimate (absolute, default 0.01)")
+    parser.add_argument("--metric", choices=("paper", "test"), default="paper",
+                        help="accuracy used for noise bits and curves: paper (mean of the 10 best "
+                             "val epochs, default) or test (best checkpoint on the test set)")
+    args = parser.parse_args()
+    report = write_report(args.root, args.out, eps=args.eps, metric=f"{args.metric}_accuracy")
+    print(f"wrote {report}")
+
+
+if __name__ == "__main__":
+    cli_main(main)

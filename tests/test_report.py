@@ -1,0 +1,157 @@
+"""Collecting run folders and rendering the report, on hand-written run folders."""
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from helmholtz.errors import UsageError
+from helmholtz.report import collect, read_results, write_report
+
+REPO = Path(__file__).resolve().parents[1]
+BITS = {5: 2_000, 25: 6_000, 100: 12_000, "lossless": 24_000}
+
+
+def make_run(root, level, seed, val_acc, model="all-cnns", setting=0, complete=True,
+             num_epoch=None, test_at=None, subset=None):
+    folder = root / "cifar" / model / f"quality_{level}" / f"seed_{seed}"
+    folder.mkdir(parents=True)
+    config = dict(domain="cifar", dataset="cifar10", model=model, setting=setting, params=701386,
+                  level_name="quality", level=level, seed=seed, num_epoch=num_epoch or len(val_acc),
+                  batch_size=128, fixed=True, precision="float32", subset=subset,
+                  bits_per_sample=float(BITS[level]), test_levels=list(BITS),
+                  bits_per_sample_at={str(k): v for k, v in BITS.items()})
+    (folder / "config.json").write_text(json.dumps(config))
+    with open(folder / "history.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"])
+        for epoch, acc in enumerate(val_acc, 1):
+            writer.writerow([epoch, 1.0, acc, 1.0, acc, 0.01, 4.0])
+    if complete:
+        result = dict(complete=True, test_accuracy=max(val_acc), test_accuracy_at=test_at or {})
+        (folder / "result.json").write_text(json.dumps(result))
+    return folder
+
+
+def make_tree(root, grid=True):
+    """all-cnns at four levels x 2 seeds (flat down to 25, then a drop), a second model
+    at 25, one unfinished run and one corrupt folder."""
+    plateau = {5: 0.50, 25: 0.80, 100: 0.80, "lossless": 0.80}
+    for level, acc in plateau.items():
+        for seed in (0, 1):
+            val = [acc - 0.3] * 2 + [acc + 0.01 * seed] * 10  # converges at epoch 3
+            test_at = {"lossless": acc - 0.05, "5": acc - 0.2} if grid else None
+            make_run(root, level, seed, val, num_epoch=12, test_at=test_at)
+    make_run(root, 25, 0, [0.7] * 12, model="cnns-dense-64", setting=1)
+    make_run(root, 25, 1, [0.1, 0.2, 0.3], model="cnns-dense-64", setting=1,
+             complete=False, num_epoch=12)
+    corrupt = root / "cifar" / "all-cnns" / "quality_50" / "seed_0"
+    corrupt.mkdir(parents=True)
+    (corrupt / "config.json").write_text("{not json")
+
+
+def test_collect_reads_complete_incomplete_and_reports_corrupt_folders(tmp_path):
+    make_tree(tmp_path)
+    results, problems = collect(tmp_path)
+    assert len(results) == 10
+    assert len(problems) == 1 and "quality_50" in problems[0] and "config.json" in problems[0]
+    unfinished = results[~results["complete"]]
+    assert len(unfinished) == 1
+    row = unfinished.iloc[0]
+    assert row["epochs_done"] == 3 and row["paper_accuracy"] == pytest.approx(0.2)
+    assert pd.isna(row["test_accuracy"])
+    assert list(results["level"][:4]) == [5, 5, 25, 25]  # levels ordered, not by folder name
+    done = results[results["complete"] & (results["model"] == "all-cnns")]
+    assert (done["convergence_epoch"] == 3).all()
+    assert (done["seconds_per_epoch"] == 4.0).all()
+
+
+def test_collect_reports_malformed_history(tmp_path):
+    folder = make_run(tmp_path, 25, 0, [0.5, 0.6])
+    (folder / "history.csv").write_text("epoch,val_accuracy\n1,abc\n")
+    results, problems = collect(tmp_path)
+    assert results.empty and "history.csv" in problems[0]
+
+
+def test_collect_of_missing_folder_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        collect(tmp_path / "nope")
+    with pytest.raises(UsageError, match="no run folders"):
+        collect(tmp_path)
+
+
+def test_collect_cli_writes_csv_and_prints_summary(tmp_path):
+    make_tree(tmp_path)
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "collect.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    results = read_results(tmp_path / "results.csv")
+    assert len(results) == 10
+    # cnns-dense-64 at 25: one complete seed averaged, the unfinished one listed apart
+    line = next(l for l in done.stdout.splitlines() if "cnns-dense-64" in l and "70.00" in l)
+    assert re.search(r"\b25\s+1\b", line)
+    assert "Incomplete runs" in done.stdout and "seed_1" in done.stdout
+    assert "Unreadable run folders" in done.stdout and "quality_50" in done.stdout
+
+
+def test_collect_cli_on_missing_folder_exits_2_with_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "collect.py"), str(tmp_path / "nope")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def _linked_images(report):
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.read_text())
+
+
+def test_report_renders_tables_and_valid_plots(tmp_path):
+    make_tree(tmp_path / "logs")
+    report = write_report(tmp_path / "logs", tmp_path / "out", eps=0.01)
+    text = report.read_text()
+    images = _linked_images(report)
+    assert {Path(p).name.split("_cifar")[0] for p in images} == {
+        "accuracy_vs_level", "accuracy_vs_bits", "convergence_vs_level", "learning_curves", "grid"}
+    for link in images:
+        with Image.open(report.parent / link) as image:
+            assert image.format == "PNG" and image.size[0] > 100
+    # all-cnns: lossless 24,000 bits; flat down to quality 25 (6,000 bits): 18,000 noise bits
+    noise_section = text.split("## Noise bits")[1].split("## Rate-accuracy")[0]
+    noise_row = next(l for l in noise_section.splitlines() if l.startswith("| all-cnns | lossless"))
+    assert "| 25 | 6,000 | 18,000 | 75.0% |" in noise_row
+    assert "| all-cnns | 25 | 2 | 6,000 | 80.50 ± 0.71 | 3.0 ± 0.0 | 80.50 ± 0.71 |" in text
+    assert "| cnns-dense-64 | 25 | 1 | 6,000 | 70.00 | 1.0 | 70.00 |" in text
+    assert "| test bits/sample | 2,000 | 6,000 | 12,000 | 24,000 |" in text  # grid header row
+    assert "| 25 | 60.00 | 80.50 | - | 75.00 |" in text  # own level from test_accuracy
+    assert "Shortened run" in text and "12 epochs (the paper: 200)" in text
+    assert "cifar/cnns-dense-64/quality_25/seed_1 | 3 of 12" in text
+    assert "quality_50" in text.split("## Unreadable run folders")[1]
+    assert len(read_results(report.parent / "results.csv")) == 10
+
+
+def test_report_skips_missing_plots_and_says_so(tmp_path):
+    make_run(tmp_path / "logs", 25, 0, [0.1 + 0.02 * i for i in range(12)], num_epoch=200)
+    make_run(tmp_path / "logs", "lossless", 0, [0.1 + 0.02 * i for i in range(12)], num_epoch=200)
+    report = write_report(tmp_path / "logs", tmp_path / "out")
+    text = report.read_text()
+    assert "_No plot of convergence epoch vs level: no run converged._" in text
+    assert "no run was tested at other levels" in text
+    assert "Shortened run" not in text
+    assert "1 seed per level: the interval collapses to the point" in text
+    for link in _linked_images(report):
+        assert (report.parent / link).exists()
+
+
+def test_report_cli_rejects_negative_eps(tmp_path):
+    make_run(tmp_path / "logs", 25, 0, [0.5] * 3)
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "report.py"), str(tmp_path / "logs"),
+                           "--out", str(tmp_path / "out"), "--eps", "-1"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("error: eps")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,275 @@
+"""The sweep launcher: grids, skipping complete runs, failures, GPU pinning, Ray.
+
+Runs use tests/stand_in_train.py, which takes train.py's flags and writes a
+run folder in a fraction of a second.
+"""
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import audio
+import cifar
+from helmholtz import REPO
+from helmholtz.errors import UsageError
+from helmholtz.sweep import (discover_gpus, grid_points, local_slots, parse_gpus, plan,
+                             run_local, split_complete)
+
+STAND_IN = REPO / "tests" / "stand_in_train.py"
+SWEEP = REPO / "scripts" / "sweep.py"
+
+
+def sweep(log_dir, *args, timeout=60):
+    """Run scripts/sweep.py with the stand-in trainer; the finished process."""
+    cmd = [sys.executable, str(SWEEP), *args[:1], "--trainer", str(STAND_IN),
+           "--log_dir", str(log_dir), *args[1:]]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def calls(log_dir):
+    """(domain, setting, level, seed) of every stand-in call, in order."""
+    path = Path(log_dir) / "stand_in_calls.txt"
+    return [tuple(line.split()) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def results(log_dir):
+    return {p.parent.relative_to(log_dir).as_posix(): json.loads(p.read_text())
+            for p in Path(log_dir).rglob("result.json")}
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+def test_paper_grid_is_the_default_model_at_every_level_and_the_others_at_the_paper_level():
+    for domain in (cifar, audio):
+        runs = plan(domain.DOMAIN, "paper", seeds=[0], log_dir="logs", trainer=STAND_IN)
+        assert len(runs) == len(domain.DEFAULT_LEVELS) + 5
+        default = [r.level for r in runs if r.model == domain.MODELS[0]]
+        assert default == list(domain.DEFAULT_LEVELS)
+        others = {(r.model, r.level) for r in runs if r.model != domain.MODELS[0]}
+        assert others == {(m, domain.PAPER_LEVEL) for m in domain.MODELS[1:]}
+    assert len(plan("cifar", "paper", seeds=[0, 1, 2], log_dir="logs", trainer=STAND_IN)) == 3 * 14
+    assert len(plan("audio", "paper", seeds=[0], log_dir="logs", trainer=STAND_IN)) == 7 + 5
+
+
+def test_full_grid_levels_and_models_options():
+    assert len(grid_points("cifar", "full")) == 6 * 9
+    assert len(grid_points("audio", "full")) == 6 * 7
+    assert grid_points("cifar", "paper", levels=["1", "5", "lossless"], models=["all-cnns"]) == \
+        [("all-cnns", 1), ("all-cnns", 5), ("all-cnns", "lossless")]
+    assert grid_points("audio", "full", levels=[32], models=["cnn_x2_mlp_128", "cnn_x4_mlp_128"]) == \
+        [("cnn_x4_mlp_128", 32), ("cnn_x2_mlp_128", 32)]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: grid_points("speech"), "unknown domain"),
+    (lambda: grid_points("cifar", "tiny"), "unknown grid"),
+    (lambda: grid_points("cifar", models=["resnet"]), "unknown cifar model 'resnet'"),
+    (lambda: grid_points("cifar", levels=["101"]), "quality '101' is not valid"),
+    (lambda: grid_points("audio", levels=["33"]), "bitrate 33 kbps is not one LAME accepts"),
+    (lambda: plan("cifar", train_args=["--seed", "3"]), "--seed after --"),
+    (lambda: plan("audio", train_args=["--train_dir=x"]), "--train_dir after --"),
+])
+def test_bad_grid_input_names_the_problem(call, message):
+    with pytest.raises(UsageError, match=message):
+        call()
+
+
+def test_run_folder_log_and_command(tmp_path):
+    [run] = plan("cifar", "full", seeds=[2], levels=[5], models=["all-cnnsx2"], log_dir=tmp_path,
+                 train_args=["--dataset", "fashion-mnist", "--num_epoch", "3"], python="py",
+                 trainer=STAND_IN)
+    assert run.folder == tmp_path / "cifar-fashion-mnist" / "all-cnnsx2" / "quality_5" / "seed_2"
+    assert run.log == tmp_path / "sweep-logs" / "cifar-fashion-mnist-all-cnnsx2-quality_5-seed_2.log"
+    assert run.command == ("py", str(STAND_IN), "--quality", "5", "--setting", "2", "--seed", "2",
+                           "--log_dir", str(tmp_path), "--dataset", "fashion-mnist", "--num_epoch", "3")
+    [audio_run] = plan("audio", "full", levels=[64], models=["cnn_x3_mlp_128"], log_dir=tmp_path,
+                       train_args=["--dataset=idmt"])
+    assert audio_run.folder == tmp_path / "audio-idmt" / "cnn_x3_mlp_128" / "bitrate_64" / "seed_0"
+    assert audio_run.command[2:4] == ("--bitrate", "64")
+    assert audio_run.command[1] == str(REPO / "audio" / "train.py")
+
+
+def test_complete_runs_are_skipped_unless_forced_or_extended(tmp_path):
+    runs = plan("cifar", "paper", levels=[1, 5], models=["all-cnns"], log_dir=tmp_path)
+    runs[0].folder.mkdir(parents=True)
+    (runs[0].folder / "result.json").write_text('{"epochs": 200}')
+    (runs[1].folder).mkdir(parents=True)  # started, never finished: not complete
+    (runs[1].folder / "config.json").write_text("{}")
+    assert split_complete(runs) == ([runs[1]], [runs[0]])
+    assert split_complete(runs, ["--force"]) == (runs, [])
+    # train.py extends a complete run when asked for more epochs, so the sweep runs it
+    assert split_complete(runs, ["--num_epoch", "300"]) == (runs, [])
+    (runs[0].folder / "result.json").write_text('{"epochs": 5}')
+    assert split_complete(runs, ["--num_epoch=5"]) == ([runs[1]], [runs[0]])
+    assert split_complete(runs) == (runs, [])  # train.py's default is 200 epochs
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+def test_gpu_discovery_and_slots():
+    smi = lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, "GPU 0: H100 (UUID: a)\nGPU 1: H100 (UUID: b)\n")
+    assert discover_gpus({}, which=lambda name: "/usr/bin/nvidia-smi", run=smi) == ["0", "1"]
+    assert discover_gpus({"CUDA_VISIBLE_DEVICES": "2,3"}, which=lambda name: None) == ["2", "3"]
+    assert discover_gpus({"CUDA_VISIBLE_DEVICES": ""}, which=lambda name: "/x", run=smi) == []
+    assert discover_gpus({}, which=lambda name: None) == []
+    assert parse_gpus("none") == [] and parse_gpus("0, 1") == ["0", "1"]
+
+    slots = local_slots(["0", "1"], per_gpu=2)
+    assert [s["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "1", "0", "1"]
+    assert all(s["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for s in slots)
+    cpu = local_slots([], jobs=3, cores=16)
+    assert len(cpu) == 3 and all(s["CUDA_VISIBLE_DEVICES"] == "" for s in cpu)
+    assert {s["TF_NUM_INTRAOP_THREADS"] for s in cpu} == {s["OMP_NUM_THREADS"] for s in cpu} == {"5"}
+
+
+def most_at_once(intervals):
+    """The largest number of (start, end) intervals that overlap at one time."""
+    return max(sum(s <= start < e for s, e in intervals) for start, _ in intervals)
+
+
+def test_gpu_pinning_spreads_runs_at_most_per_gpu_at_once(tmp_path):
+    out = sweep(tmp_path, "cifar", "--grid", "full", "--models", "all-cnns", "--levels",
+                *map(str, (1, 5, 10, 15, 20, 25, 50, 75)), "--gpus", "0,1", "--per_gpu", "2",
+                "--", "--sleep", "0.6")
+    assert out.returncode == 0, out.stdout + out.stderr
+    runs = results(tmp_path).values()
+    assert len(runs) == 8
+    assert {r["cuda_visible_devices"] for r in runs} == {"0", "1"}  # exactly one device each
+    for gpu in ("0", "1"):
+        assert most_at_once([(r["start"], r["end"]) for r in runs if r["cuda_visible_devices"] == gpu]) == 2
+
+
+def test_cpu_jobs_hide_gpus_and_split_threads(tmp_path):
+    out = sweep(tmp_path, "audio", "--models", "cnn_x3_mlp_0", "--levels", "16", "32",
+                "--gpus", "none", "--jobs", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert [(r["cuda_visible_devices"], r["threads"]) for r in results(tmp_path).values()] == \
+        [("", threads)] * 2
+
+
+def test_run_local_returns_outcomes_in_plan_order(tmp_path):
+    runs = plan("audio", "full", levels=[16, 32, 64], models=["cnn_x3_mlp_0"], log_dir=tmp_path,
+                train_args=["--fail", "32:0"], trainer=STAND_IN)
+    outcomes = run_local(runs, local_slots([], jobs=2, cores=2))
+    assert [o.run for o in outcomes] == runs
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert "failing 32:0 as told" in outcomes[1].tail
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_dry_run_lists_runs_and_runs_nothing(tmp_path):
+    out = sweep(tmp_path, "cifar", "--seeds", "0", "1", "--dry_run")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("28 runs: 28 to run")
+    assert sum(line.startswith("run ") for line in lines) == 28
+    assert "--quality 25 --setting 5 --seed 1" in out.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stopped_sweep_started_again_runs_only_what_is_missing(tmp_path):
+    args = ("cifar", "--grid", "full", "--models", "all-cnns")
+    assert sweep(tmp_path, *args, "--levels", "1", "5").returncode == 0
+    unfinished = tmp_path / "cifar" / "all-cnns" / "quality_10" / "seed_0"
+    unfinished.mkdir(parents=True)
+    (unfinished / "config.json").write_text("{}")
+
+    dry = sweep(tmp_path, *args, "--levels", "1", "5", "10", "20", "--dry_run")
+    assert "4 runs: 2 to run" in dry.stdout and "2 complete" in dry.stdout
+    assert "complete cifar all-cnns quality_5 seed 0" in dry.stdout
+
+    out = sweep(tmp_path, *args, "--levels", "1", "5", "10", "20")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [c[2] for c in calls(tmp_path)] == ["1", "5", "10", "20"]
+    assert len(results(tmp_path)) == 4
+    assert sweep(tmp_path, *args, "--levels", "1", "5", "10", "20").returncode == 0
+    assert len(calls(tmp_path)) == 4  # nothing left to run
+
+
+def test_a_failed_run_is_reported_and_the_others_still_run(tmp_path):
+    out = sweep(tmp_path, "cifar", "--seeds", "0", "1", "--models", "all-cnns", "--levels", "1", "5",
+                "--", "--fail", "5:0")
+    assert out.returncode == 1
+    assert len(calls(tmp_path)) == 4 and len(results(tmp_path)) == 3
+    log = tmp_path / "sweep-logs" / "cifar-all-cnns-quality_5-seed_0.log"
+    report = out.stdout[out.stdout.index("sweep finished"):]
+    assert "3 ran" in report and "1 failed" in report
+    assert f"FAILED cifar all-cnns quality_5 seed 0 (exit 1); log: {log}" in report
+    assert "stand-in: failing 5:0 as told" in report  # the last lines of its log
+    # Started again: only the failed run goes, and now succeeds.
+    again = sweep(tmp_path, "cifar", "--seeds", "0", "1", "--models", "all-cnns", "--levels", "1", "5")
+    assert again.returncode == 0 and calls(tmp_path)[4:] == [("cifar", "0", "5", "0")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["speech"], "invalid choice: 'speech'"),
+    (["cifar", "--grid", "tiny"], "invalid choice: 'tiny'"),
+    (["cifar", "--models", "resnet"], "unknown cifar model 'resnet'"),
+    (["audio", "--levels", "33"], "bitrate 33 kbps"),
+    (["cifar", "--", "--log_dir", "x"], "--log_dir after --"),
+    (["cifar", "--per_gpu", "0"], "--per_gpu 0"),
+    (["cifar", "--address", "local"], "add --engine ray"),
+    (["cifar", "--engine", "ray", "--gpus", "0"], "--gpus is not for the ray engine"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    out = sweep(tmp_path, *args)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: ") and message in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shell_scripts_run_the_original_grids(tmp_path):
+    expected = {"train-all-cnns.sh": lambda d: [(d.MODELS[0], level) for level in d.DEFAULT_LEVELS],
+                "train-all-settings.sh": lambda d: [(m, d.PAPER_LEVEL) for m in d.MODELS[1:]]}
+    for domain in (cifar, audio):
+        for script, points in expected.items():
+            out = subprocess.run(["bash", str(REPO / domain.DOMAIN / script), "--trainer", str(STAND_IN),
+                                  "--log_dir", str(tmp_path), "--seeds", "4", "--dry_run"],
+                                 capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            listed = [line.split(":")[0].split()[2:5] for line in out.stdout.splitlines()
+                      if line.startswith("run ")]
+            assert listed == [[m, f"{domain.LEVEL_NAME}_{level}", "seed"] for m, level in points(domain)]
+
+
+def test_interrupting_a_sweep_stops_its_runs(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(SWEEP), "cifar", "--trainer", str(STAND_IN),
+                             "--log_dir", str(tmp_path), "--models", "all-cnns", "--levels", "1", "5",
+                             "10", "--jobs", "2", "--", "--sleep", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = [proc.stdout.readline() for _ in range(3)]
+    assert "start" in started[-1]
+    deadline = time.time() + 10
+    while len(list(tmp_path.rglob("config.json"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "run the same command again" in err
+    assert len(calls(tmp_path)) == 2 and results(tmp_path) == {}  # the third never started
+    for config in tmp_path.rglob("config.json"):
+        with pytest.raises(ProcessLookupError):
+            os.kill(json.loads(config.read_text())["pid"], 0)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
+def test_ray_engine_runs_skips_and_reports_failures(tmp_path):
+    args = ("audio", "--models", "cnn_x3_mlp_0", "--levels", "16", "32", "64")
+    assert sweep(tmp_path, *args[:-2], "--levels", "16").returncode == 0  # complete before
+    out = sweep(tmp_path, *args, "--engine", "ray", "--address", "local", "--cpus_per_run", "1",
+                "--", "--fail", "64:0", timeout=55)
+    assert out.returncode == 1, out.stdout + out.stderr
+    levels = [c[2] for c in calls(tmp_path)]
+    assert levels[0] == "16" and sorted(levels[1:]) == ["32", "64"]  # 16 was not run again
+    assert "FAILED audio cnn_x3_mlp_0 bitrate_64 seed 0 (exit 1)" in out.stdout
+    assert "stand-in: failing 64:0 as told" in out.stdout
+    ran = results(tmp_path)["audio/cnn_x3_mlp_0/bitrate_32/seed_0"]
+    assert ran["cuda_visible_devices"] == "" and ran["threads"] == "1"
