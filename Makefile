@@ -30,7 +30,7 @@ demo: setup
 	$(PY) scripts/demo.py --log_dir $(DEMO_LOGS) --out docs/results/demo
 
 reproduce: setup
-	bash cifar/train-all-cnns.sh --seeds $(SEEDS)
+	bash cifar/train-all-cnns.sh --seeds $(SEEDS) --levels 1 5 10 15 20 25 50 75 100 lossless
 	bash cifar/train-all-settings.sh --seeds $(SEEDS)
 	$(PY) scripts/report.py logs --out docs/results/paper
 
