@@ -45,7 +45,7 @@ def transform(x, seeds, training):
 
 
 def load_data(args):
-    from helmholtz.training import Data, fixed_shuffle, take
+    from helmholtz.splits import Data, fixed_shuffle, take
 
     def split(level, name):
         s = audio_data.load_split(level, name, args.data, args.cache_dir, args.skip_bad, args.seed)
@@ -72,7 +72,7 @@ def main(argv=None):
     dataset, _ = audio_data.resolve_source(args.data, args.cache_dir)
     data, classes, bits, extra_bits = load_data(args)  # before TensorFlow: caches fork workers
 
-    import keras
+    from helmholtz.backend import keras
     from audio.models import build_model
     from helmholtz.runs import default_log_dir, run_dir
     from helmholtz.training import resolve_precision, train_run

@@ -6,5 +6,6 @@ from helmholtz.errors import quiet_stderr
 with quiet_stderr():
     import keras
     import tensorflow as tf
+    tf.config.list_physical_devices("GPU")  # the first device probe logs CUDA errors on CPU machines
 
 __all__ = ["keras", "tf"]

@@ -1,0 +1,402 @@
+"""Audio data step: source clips -> MP3 at a bitrate -> mel spectrograms, cached.
+
+Sources (`--data PATH`; without it, the built-in generated set):
+
+- A folder of class folders, `<root>/<class>/*.wav`, the layout the original
+  code read. Each class folder needs at least one .wav; other files are ignored.
+- The official IDMT-SMT-Audio-Effects layout (v1), recognised when a child of
+  the root has a `Samples/` folder:
+      <root>/Gitarre monophon/Samples/<Effect>/*.wav
+      <root>/Gitarre polyphon/Samples/<Effect>/*.wav
+      <root>/Bass monophon/Samples/<Effect>/*.wav
+  The class is the effect folder's name (NoFX, Chorus, Distortion, EQ,
+  FeedbackDelay, Flanger, Overdrive, Phaser, Reverb, SlapbackDelay, Tremolo,
+  Vibrato; matched ignoring case, spaces, '-' and '_'), pooled over the three
+  instrument folders. File names such as `G61-40100-1111-20593.wav` also code
+  instrument, pitch and effect, but the folder is what we go by.
+- The generated set (`python audio/data.py --generate`), a folder of class
+  folders at <cache_dir>/audio/generated (see audio/generate.py).
+
+Every clip is read as mono 44.1 kHz (other rates are resampled, channels
+averaged), passed through the codec (audio/codec.py: LAME CBR MP3 and back,
+lined up sample for sample, or `lossless`), padded or cut to the longest clip
+of the source (2 s for IDMT: 88,200 samples), and turned into a 96-band mel
+spectrogram as the original did: librosa STFT magnitude (n_fft 2048, hop 512),
+mel filter bank, `amplitude_to_db`, float16, shape 96 x 173 x 1 for 2 s.
+
+The 80/20 train/test split is made per class from each file's path and the
+seed alone, before any codec, so it is the same at every bitrate. One HDF5
+cache per (source, level, split) holds `data`, `label`, `bytes` (encoded size
+per clip), `files` and `classes`, and a record of the source checksum (file
+list, sizes, mtimes), library versions and settings; a cache whose record
+differs is rebuilt.
+
+    python audio/data.py --generate --clips_per_class 40   # built-in set
+    python audio/data.py --bitrate 16 32 lossless           # prepare caches ahead
+    python audio/data.py --data ~/IDMT-SMT-AUDIO-EFFECTS --bitrate 32
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import functools
+import hashlib
+import math
+import time
+from importlib.metadata import version
+
+import numpy as np
+import soundfile
+
+from audio import BITRATES, CLASSES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RATE
+from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, \
+    resample, roundtrip
+from helmholtz.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
+from helmholtz.errors import UsageError, cli_main
+
+SPLITS = ("train", "test")
+TEST_FRACTION = 0.2
+DEFAULT_SEED = 2337
+FEATURES = dict(sample_rate=SAMPLE_RATE, n_mels=96, n_fft=2048, hop_length=512,
+                magnitude_power=1.0, to_db="amplitude_to_db", top_db=80.0, dtype="float16")
+FORMAT = 1  # bump when the cache contents change for the same record
+IDMT_NAME = "idmt"
+
+
+# ---------------------------------------------------------------- levels
+
+def parse_level(text):
+    """'32' -> 32, 'lossless' -> 'lossless'; a UsageError for anything LAME does not take."""
+    if isinstance(text, str) and text.strip().lower() == LOSSLESS:
+        return LOSSLESS
+    try:
+        kbps = int(str(text).strip())
+    except ValueError:
+        raise UsageError(f"bitrate {text!r} is not a number; give kbps "
+                         f"({', '.join(map(str, BITRATES))}) or {LOSSLESS}") from None
+    return check_bitrate(kbps)
+
+
+# ---------------------------------------------------------------- sources
+
+def generated_root(cache_dir=None):
+    return default_cache_dir(cache_dir) / "audio" / "generated"
+
+
+def resolve_source(data_path=None, cache_dir=None):
+    """(dataset name, root folder): the generated set, a class-folder root, or IDMT."""
+    if data_path is None:
+        root = generated_root(cache_dir)
+        if not root.is_dir():
+            raise UsageError(f"the built-in audio set is not generated yet (looked in {root}); "
+                             "run `python audio/data.py --generate`, or pass --data PATH")
+        return DEFAULT_DATASET, root
+    root = Path(data_path).expanduser()
+    if not root.is_dir():
+        raise UsageError(f"data folder {root} not found; pass --data with a folder of class "
+                         "folders (<class>/*.wav) or the IDMT-SMT-Audio-Effects folder")
+    root = root.resolve()
+    return (IDMT_NAME if _idmt_instruments(root) else root.name), root
+
+
+def _subdirs(folder):
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _wavs(folder):
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+
+
+def _idmt_instruments(root):
+    return [d for d in _subdirs(root) if (d / "Samples").is_dir()]
+
+
+def _canonical_class(folder_name):
+    key = folder_name.lower().replace(" ", "").replace("-", "").replace("_", "")
+    return {c.lower(): c for c in CLASSES}.get(key, folder_name)
+
+
+def scan(root):
+    """(class names, [(path relative to root, label)]) of a source root."""
+    instruments = _idmt_instruments(root)
+    if instruments:  # IDMT: <instrument>/Samples/<Effect>/*.wav, pooled over instruments
+        folders = [(_canonical_class(d.name), d) for i in instruments for d in _subdirs(i / "Samples")]
+    else:
+        folders = [(d.name, d) for d in _subdirs(root)]
+    by_class = {}
+    for name, folder in folders:
+        wavs = _wavs(folder)
+        if not wavs:
+            raise UsageError(f"class folder {folder} has no .wav files; "
+                             "add clips to it or remove it")
+        by_class.setdefault(name, []).extend(wavs)
+    if len(by_class) < 2:
+        raise UsageError(f"{root} holds {len(by_class)} class folder(s) with .wav files; "
+                         "a classifier needs at least two (<root>/<class>/*.wav, or the IDMT "
+                         "layout <root>/<instrument>/Samples/<Effect>/*.wav)")
+    # Known effect names in the study's order (so labels agree across sources), others after.
+    classes = [c for c in CLASSES if c in by_class] + sorted(set(by_class) - set(CLASSES))
+    items = [(p.relative_to(root).as_posix(), label)
+             for label, name in enumerate(classes) for p in by_class[name]]
+    return classes, items
+
+
+def source_checksum(root, items):
+    """Hash of the file list with classes, sizes and modification times."""
+    h = hashlib.sha256()
+    for rel, label in items:
+        st = (root / rel).stat()
+        h.update(f"{rel}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def split_items(items, seed=DEFAULT_SEED):
+    """{'train': [...], 'test': [...]}: per class, the 20% of files whose seeded
+    hash of the path ranks first go to test. Depends on file identity only."""
+    rank = lambda rel: hashlib.sha256(f"{seed}:{rel}".encode()).hexdigest()  # noqa: E731
+    out = {"train": [], "test": []}
+    for label in sorted({lab for _, lab in items}):
+        members = sorted((it for it in items if it[1] == label), key=lambda it: rank(it[0]))
+        n_test = max(1, round(TEST_FRACTION * len(members))) if len(members) >= 2 else 0
+        out["test"] += sorted(members[:n_test])
+        out["train"] += sorted(members[n_test:])
+    return out
+
+
+# ---------------------------------------------------------------- features
+
+@functools.lru_cache(maxsize=None)
+def _mel_basis():
+    import librosa
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=FEATURES["n_fft"], n_mels=FEATURES["n_mels"])
+
+
+def mel_features(samples):
+    """Mono 44.1 kHz samples -> float16 (96, frames, 1) log-mel spectrogram.
+
+    The same as librosa.amplitude_to_db(librosa.feature.melspectrogram(y, sr,
+    n_fft=2048, hop_length=512, n_mels=96, power=1)), with the filter bank
+    built once instead of per clip.
+    """
+    import librosa
+    magnitude = np.abs(librosa.stft(np.asarray(samples, np.float32), n_fft=FEATURES["n_fft"],
+                                    hop_length=FEATURES["hop_length"]))
+    mel = librosa.amplitude_to_db(_mel_basis() @ magnitude, top_db=FEATURES["top_db"])
+    return mel.astype(np.float16)[..., None]
+
+
+def read_clip(path):
+    """Mono float32 at 44.1 kHz; raises ValueError naming the file if it cannot be read."""
+    try:
+        samples, sr = soundfile.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, OSError) as e:  # libsndfile errors are RuntimeErrors
+        raise ValueError(f"cannot read {path} ({str(e).strip()})") from None
+    if len(samples) == 0:
+        raise ValueError(f"cannot read {path} (no samples)")
+    return resample(samples.mean(axis=1), sr, SAMPLE_RATE)
+
+
+def clip_length(path):
+    """Length in samples at 44.1 kHz, from the header; ValueError if unreadable."""
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, OSError) as e:
+        raise ValueError(f"cannot read {path} ({str(e).strip()})") from None
+    return math.ceil(info.frames * SAMPLE_RATE / info.samplerate)
+
+
+@functools.lru_cache(maxsize=None)
+def _blas():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
+def _clip_task(task):
+    """(path, level, n_samples) -> (features, encoded bytes) or (None, error message)."""
+    path, level, n_samples = task
+    try:
+        samples = read_clip(path)
+    except ValueError as e:
+        return None, str(e)
+    # One BLAS thread: the workers already fill the cores, and threads that spin
+    # on a busy machine make the small mel product ten times slower.
+    with _blas().limit(limits=1, user_api="blas"):
+        decoded, nbytes = roundtrip(samples, SAMPLE_RATE, level)
+        return mel_features(fit_length(decoded, n_samples)), nbytes
+
+
+# ---------------------------------------------------------------- caches
+
+def _cache_key(name, root, cache_dir):
+    if root == generated_root(cache_dir).resolve() and name == DEFAULT_DATASET:
+        return DEFAULT_DATASET
+    return f"{name}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+
+
+def cache_path(name, root, level, split, cache_dir=None):
+    key = _cache_key(name, Path(root).resolve(), cache_dir)
+    return default_cache_dir(cache_dir) / "audio" / "features" / key / f"bitrate_{level}" / f"{split}.h5"
+
+
+def _record(checksum, classes, level, split, seed):
+    return dict(format=FORMAT, source=checksum, classes=classes, level=level, split=split,
+                seed=seed, test_fraction=TEST_FRACTION, features=FEATURES,
+                codec=dict(encoder="lame cbr", quality=LAME_QUALITY, delay=ENCODER_DELAY,
+                           resampler="soxr_hq"),
+                versions=_versions())
+
+
+@functools.lru_cache(maxsize=None)
+def _versions():
+    import librosa
+    return {"librosa": librosa.__version__, "lameenc": version("lameenc"),
+            "soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__,
+            "soxr": version("soxr"), "numpy": np.__version__}
+
+
+class _Source:
+    def __init__(self, data_path, cache_dir, seed):
+        self.name, self.root = resolve_source(data_path, cache_dir)
+        self.classes, items = scan(self.root)
+        self.checksum = source_checksum(self.root, items)
+        self.splits = split_items(items, seed)
+        self.cache_dir, self.seed = cache_dir, seed
+        self._n_samples = None
+
+    def path(self, level, split):
+        return cache_path(self.name, self.root, level, split, self.cache_dir)
+
+    def record(self, level, split):
+        return _record(self.checksum, self.classes, level, split, self.seed)
+
+    def cached(self, level, split):
+        return read_h5(self.path(level, split), self.record(level, split))
+
+    def n_samples(self, skip_bad):
+        """Longest clip of the whole source, so every split and level has one shape."""
+        if self._n_samples is None:
+            lengths = []
+            for rel, _ in self.splits["train"] + self.splits["test"]:
+                try:
+                    lengths.append(clip_length(self.root / rel))
+                except ValueError as e:
+                    if not skip_bad:
+                        raise UsageError(f"{e}; fix or remove it, or pass --skip_bad") from None
+            if not lengths:
+                raise UsageError(f"no readable .wav files in {self.root}")
+            self._n_samples = max(lengths)
+        return self._n_samples
+
+
+def _build(source, level, skip_bad):
+    """Encode, decode and featurise every clip at `level`; write both split caches."""
+    start = time.perf_counter()
+    n_samples = source.n_samples(skip_bad)
+    items = [(split, rel, label) for split in SPLITS for rel, label in source.splits[split]]
+    tasks = [(str(source.root / rel), level, n_samples) for _, rel, _ in items]
+    _warm_up()
+    # One pool for both splits; a pool costs more to start than a few dozen clips take.
+    results = parallel_map(_clip_task, tasks, desc=f"audio bitrate {level}",
+                           workers=1 if len(tasks) < 64 else None)
+    kept, skipped = {split: [] for split in SPLITS}, []
+    for (split, rel, label), (feats, nbytes) in zip(items, results):
+        if feats is not None:
+            kept[split].append((rel, label, feats, nbytes))
+        elif skip_bad:
+            skipped.append(rel)
+        else:
+            raise UsageError(f"{nbytes}; fix or remove it, or pass --skip_bad")
+    for split in SPLITS:
+        if not kept[split]:
+            raise UsageError(f"no readable clips for the {split} split of {source.root}")
+    out = {}
+    for split in SPLITS:
+        rels, labels, feats, nbytes = zip(*kept[split])
+        out[split] = dict(data=np.stack(feats), label=np.array(labels, np.int64),
+                          bytes=np.array(nbytes, np.int64), files=np.array(rels),
+                          classes=np.array(source.classes))
+        write_h5(source.path(level, split), out[split], source.record(level, split))
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable file(s): {', '.join(skipped[:5])}"
+              f"{' ...' if len(skipped) > 5 else ''}", file=sys.stderr)
+    seconds = time.perf_counter() - start
+    n = len(kept["train"]) + len(kept["test"])
+    mean_bytes = np.mean([k[3] for split in SPLITS for k in kept[split]])
+    print(f"{source.name} bitrate {level}: {len(kept['train'])} train + {len(kept['test'])} test "
+          f"clips, {len(source.classes)} classes, {mean_bytes:.0f} bytes/clip, "
+          f"{n / seconds:.0f} clips/s ({n * n_samples / SAMPLE_RATE / seconds:.0f}x real time) "
+          f"-> {source.path(level, 'train').parent}")
+    return out
+
+
+def _warm_up():
+    """Load librosa's lazy modules and the BLAS controller once, before workers fork."""
+    mel_features(np.zeros(FEATURES["n_fft"], np.float32))
+    _blas()
+
+
+def _split_arrays(arrays):
+    return {"data": arrays["data"], "label": arrays["label"].astype(np.int64),
+            "bytes": arrays["bytes"].astype(np.int64), "classes": [str(c) for c in arrays["classes"]],
+            "files": [str(f) for f in arrays["files"]]}
+
+
+def load_split(level, split, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED):
+    """One split at one level: {'data': float16 (N, 96, 173, 1), 'label': int64,
+    'bytes': int64, 'classes': [str], 'files': [str]}; built and cached if needed."""
+    if split not in SPLITS:
+        raise UsageError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    level = parse_level(level)
+    source = _Source(data_path, cache_dir, seed)
+    arrays = source.cached(level, split)
+    if arrays is None:
+        arrays = _build(source, level, skip_bad)[split]
+    return _split_arrays(arrays)
+
+
+def prepare(levels, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED):
+    """Build the caches of every level (both splits) that are missing or stale."""
+    levels = [parse_level(level) for level in levels]
+    source = _Source(data_path, cache_dir, seed)
+    for level in levels:
+        if all(source.cached(level, split) is not None for split in SPLITS):
+            print(f"{source.name} bitrate {level}: cached at {source.path(level, 'train').parent}")
+        else:
+            _build(source, level, skip_bad)
+
+
+# ---------------------------------------------------------------- command line
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bitrate", nargs="+", type=parse_level, default=None,
+                        help="levels to prepare: kbps and/or lossless "
+                             f"[default: {' '.join(map(str, DEFAULT_LEVELS))} lossless]")
+    parser.add_argument("--data", default=None,
+                        help="folder of class folders or IDMT-SMT-Audio-Effects [default: generated set]")
+    parser.add_argument("--cache_dir", default=None, help="cache root [default: <repo>/data]")
+    parser.add_argument("--skip_bad", action="store_true",
+                        help="skip unreadable audio files (counted) instead of stopping")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the train/test split and of --generate")
+    parser.add_argument("--generate", action="store_true",
+                        help="render the built-in IDMT-like set into <cache_dir>/audio/generated")
+    parser.add_argument("--clips_per_class", type=int, default=40, help="with --generate")
+    args = parser.parse_args(argv)
+    if args.generate:
+        if args.data is not None:
+            raise UsageError("--generate writes the built-in set; drop --data (or drop --generate)")
+        from audio.generate import generate
+        root = generated_root(args.cache_dir)
+        manifest = generate(root, args.clips_per_class, args.seed)
+        print(f"built-in set ready at {root} ({len(manifest['clips'])} clips)")
+        if not args.bitrate:
+            return
+    levels = args.bitrate or [*DEFAULT_LEVELS, LOSSLESS]
+    prepare(levels, args.data, args.cache_dir, args.skip_bad, args.seed)
+
+
+if __name__ == "__main__":
+    cli_main(main)

@@ -1,0 +1,323 @@
+"""Audio data step: the generator, the MP3 round trip, features, split, caches, bad input."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import librosa
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile
+
+from audio import CLASSES, SAMPLE_RATE
+from audio import data
+from audio.codec import LOSSLESS, mp3_decode, mp3_encode, mp3_roundtrip, roundtrip
+from helmholtz.errors import UsageError, cli_main
+
+SR = SAMPLE_RATE
+
+
+def noise_clip(seconds=2.0, seed=0):
+    """Coloured noise with a decaying envelope: a sharp autocorrelation peak, guitar-like level."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    x = scipy.signal.lfilter([1.0], [1.0, -0.95], rng.standard_normal(n)) * 0.02
+    return (x * np.exp(-np.arange(n) / SR)).astype(np.float32)
+
+
+def tone(freq, seconds=0.5, seed=0):
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(np.sin(2 * np.pi * freq * k * t) / k for k in (1, 2, 3)) * np.exp(-3 * t)
+    return (0.3 * x + 0.01 * np.random.default_rng(seed).standard_normal(len(t))).astype(np.float32)
+
+
+def make_source(root, classes=("high", "low", "mid"), per_class=5, seconds=0.5):
+    freqs = {"low": 110.0, "mid": 330.0, "high": 990.0}
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            x = tone(freqs.get(name, 220.0) * (1 + 0.02 * i), seconds, seed=c * 100 + i)
+            soundfile.write(root / name / f"{name}_{i}.wav", x, SR, subtype="PCM_16")
+    return root
+
+
+def snr_db(reference, decoded):
+    return 10 * np.log10(np.sum(reference ** 2) / np.sum((reference - decoded) ** 2))
+
+
+def lag_of_peak(reference, decoded):
+    c = scipy.signal.correlate(decoded, reference, mode="full", method="fft")
+    return int(np.argmax(c)) - (len(reference) - 1)
+
+
+def run_cli(argv, capsys):
+    """Run audio/data.py's command line; return its one-line error (exit status 2)."""
+    with pytest.raises(SystemExit) as stop:
+        cli_main(lambda: data.main(argv))
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def nothing_written(folder):
+    return not [p for p in Path(folder).rglob("*") if p.suffix in (".h5", ".tmp")]
+
+
+# ---------------------------------------------------------------- MP3 step
+
+@pytest.mark.parametrize("kbps", [8, 16, 32, 64, 128])
+def test_mp3_size_length_and_alignment(kbps):
+    x = noise_clip()
+    decoded, nbytes = mp3_roundtrip(x, SR, kbps)
+    assert decoded.dtype == np.float32 and len(decoded) == len(x)
+    # CBR: the frames carry exactly the bitrate; a 2 s clip also holds the
+    # encoder delay and the last frame's padding, hence the looser bound.
+    frames, rate = mp3_decode(mp3_encode(x, SR, kbps))
+    assert nbytes * 8 / (len(frames) / rate) == pytest.approx(kbps * 1000, rel=0.01)
+    assert nbytes == pytest.approx(kbps * 1000 / 8 * 2.0, rel=0.1)
+    assert lag_of_peak(x, decoded) == 0
+
+
+def test_lame_lowers_the_rate_at_low_bitrates_and_we_resample_back():
+    x = noise_clip(0.5)
+    rates = {kbps: mp3_decode(mp3_encode(x, SR, kbps))[1] for kbps in (8, 16, 32, 128)}
+    assert rates == {8: 8000, 16: 16000, 32: 22050, 128: 44100}
+    odd = x[:SR // 2 + 123]  # any length comes back at the same length
+    assert len(mp3_roundtrip(odd, SR, 16)[0]) == len(odd)
+
+
+def test_quality_falls_with_bitrate():
+    x = noise_clip()
+    snr = {kbps: snr_db(x, mp3_roundtrip(x, SR, kbps)[0]) for kbps in (8, 32, 128)}
+    assert snr[8] < snr[32] < snr[128]
+    assert snr[128] > 15
+
+
+def test_lossless_keeps_samples_and_counts_pcm_bytes():
+    x = noise_clip(0.5)
+    y, nbytes = roundtrip(x, SR, LOSSLESS)
+    assert np.array_equal(x, y) and nbytes == 2 * len(x)
+
+
+@pytest.mark.skipif(shutil.which("lame") is None, reason="Debian `lame` command not installed")
+@pytest.mark.parametrize("kbps", [16, 32, 128])
+def test_matches_the_lame_command(tmp_path, kbps):
+    x = noise_clip()
+    soundfile.write(tmp_path / "in.wav", x, SR, subtype="PCM_16")
+    subprocess.run(["lame", "--quiet", "-b", str(kbps), str(tmp_path / "in.wav"),
+                    str(tmp_path / "out.mp3")], check=True)
+    cli, cli_rate = soundfile.read(tmp_path / "out.mp3", dtype="float32")
+    ours_mp3 = mp3_encode(x, SR, kbps)
+    ours, rate = mp3_decode(ours_mp3)
+    assert rate == cli_rate
+    assert len(ours_mp3) == pytest.approx((tmp_path / "out.mp3").stat().st_size, rel=0.03)
+    # The command writes a gapless tag that the decoder may honour: line up first.
+    lag = lag_of_peak(cli, ours)
+    a, b = ours[max(lag, 0):], cli[max(-lag, 0):]
+    n = min(len(a), len(b))
+    assert np.corrcoef(a[:n], b[:n])[0, 1] > 0.99
+
+
+# ---------------------------------------------------------------- features and levels
+
+def test_mel_features_are_librosa_amplitude_db_mels():
+    x = noise_clip()
+    feats = data.mel_features(x)
+    assert feats.shape == (96, 173, 1) and feats.dtype == np.float16
+    mel = librosa.feature.melspectrogram(y=x, sr=SR, n_fft=2048, hop_length=512, n_mels=96,
+                                         power=1.0)
+    np.testing.assert_allclose(feats[..., 0], librosa.amplitude_to_db(mel), atol=0.1)
+
+
+@pytest.mark.parametrize("text, level", [("32", 32), (" 8", 8), (128, 128),
+                                         ("lossless", LOSSLESS), ("LOSSLESS", LOSSLESS)])
+def test_parse_level(text, level):
+    assert data.parse_level(text) == level
+
+
+@pytest.mark.parametrize("text", ["33", "abc", "0", "1000", ""])
+def test_parse_level_rejects_what_lame_does_not_take(text):
+    with pytest.raises(UsageError, match="lossless"):
+        data.parse_level(text)
+
+
+# ---------------------------------------------------------------- split and caches
+
+@pytest.fixture
+def source(tmp_path):
+    return make_source(tmp_path / "clips")
+
+
+def test_split_is_identical_across_bitrates_and_per_class(source, tmp_path):
+    cache = tmp_path / "cache"
+    splits = {level: {s: data.load_split(level, s, source, cache) for s in data.SPLITS}
+              for level in (8, LOSSLESS)}
+    for s in data.SPLITS:
+        assert splits[8][s]["files"] == splits[LOSSLESS][s]["files"]
+        assert np.array_equal(splits[8][s]["label"], splits[LOSSLESS][s]["label"])
+    train, test = splits[8]["train"], splits[8]["test"]
+    assert not set(train["files"]) & set(test["files"])
+    assert len(train["files"]) + len(test["files"]) == 15
+    assert np.bincount(test["label"]).tolist() == [1, 1, 1]  # 20% of 5 per class
+    assert train["classes"] == ["high", "low", "mid"]
+    assert train["data"].shape == (12, 96, 44, 1) and train["data"].dtype == np.float16
+    assert train["label"].dtype == np.int64 and train["bytes"].dtype == np.int64
+    # real MP3 bytes at 8 kbps, 16-bit PCM bytes for lossless (0.5 s clips)
+    assert 400 < train["bytes"].mean() < 900
+    assert (splits[LOSSLESS]["train"]["bytes"] == 2 * SR // 2).all()
+    # the codec changed the features, not the layout
+    assert not np.array_equal(train["data"], splits[LOSSLESS]["train"]["data"])
+
+
+def test_split_depends_on_the_seed():
+    items = [(f"c/{i}.wav", 0) for i in range(20)]
+    assert data.split_items(items, 1)["test"] != data.split_items(items, 2)["test"]
+    assert data.split_items(items, 1) == data.split_items(list(reversed(items)), 1)
+
+
+def test_cache_is_reused_and_rebuilt_when_the_source_changes(source, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = data.load_split(32, "test", source, cache)
+    built = []
+    real_build = data._build
+    monkeypatch.setattr(data, "_build", lambda *a: built.append(a) or real_build(*a))
+    again = data.load_split(32, "test", source, cache)
+    assert built == [] and np.array_equal(first["data"], again["data"])
+    soundfile.write(source / "low" / "low_0.wav", tone(100.0, 0.7), SR, subtype="PCM_16")
+    rebuilt = data.load_split(32, "test", source, cache)
+    assert len(built) == 1 and rebuilt["data"].shape[2] == 1 + int(0.7 * SR) // 512
+
+
+def test_idmt_layout(tmp_path):
+    root = tmp_path / "IDMT-SMT-AUDIO-EFFECTS"
+    for instrument, effect in [("Gitarre monophon", "NoFX"), ("Gitarre monophon", "Tremolo"),
+                               ("Bass monophon", "NoFX"), ("Bass monophon", "tremolo")]:
+        folder = root / instrument / "Samples" / effect
+        folder.mkdir(parents=True)
+        for i in range(3):
+            soundfile.write(folder / f"G61-4{i}100-1111-2059{i}.wav", tone(200.0 + 50 * i), SR,
+                            subtype="PCM_16")
+        (folder / "notes.txt").write_text("not audio")
+    (root / "readme.pdf").write_text("not audio")
+    name, found = data.resolve_source(root)
+    assert (name, found) == ("idmt", root.resolve())
+    classes, items = data.scan(found)
+    assert classes == ["NoFX", "Tremolo"] and len(items) == 12
+    assert {label for rel, label in items if rel.startswith("Bass monophon")} == {0, 1}
+    train = data.load_split(LOSSLESS, "train", root, tmp_path / "cache")
+    assert train["classes"] == ["NoFX", "Tremolo"] and len(train["label"]) == 10
+
+
+# ---------------------------------------------------------------- generator
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    pytest.importorskip("pedalboard")
+    pytest.importorskip("tinysoundfont")
+    from audio.generate import SOUNDFONT
+    if not SOUNDFONT.exists():
+        pytest.skip("Debian fluid-soundfont-gm not installed")
+    cache = tmp_path_factory.mktemp("gen") / "cache"
+    data.main(["--generate", "--clips_per_class", "2", "--seed", "5", "--cache_dir", str(cache)])
+    return cache
+
+
+def test_generator_makes_twelve_distinct_classes(generated):
+    name, root = data.resolve_source(None, generated)
+    assert name == "generated"
+    classes, items = data.scan(root)
+    assert classes == list(CLASSES) and len(items) == 24
+    first = {}
+    for rel, label in items:
+        x, sr = soundfile.read(root / rel, dtype="float32")
+        assert sr == SR and x.ndim == 1 and len(x) == 2 * SR
+        assert soundfile.info(str(root / rel)).subtype == "PCM_16"
+        if rel.endswith("_0000.wav"):
+            first[classes[label]] = x
+    # the same dry note through twelve different effects: twelve different clips
+    names = sorted(first)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert np.abs(first[a] - first[b]).max() > 1e-3, (a, b)
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["clips"]["Tremolo/Tremolo_0001.wav"]["params"]["rate_hz"] > 0
+
+
+def test_generator_is_deterministic_for_a_seed(generated, tmp_path):
+    from audio.generate import generate
+    _, root = data.resolve_source(None, generated)
+    generate(tmp_path / "same", clips_per_class=2, seed=5, quiet=True)
+    generate(tmp_path / "other", clips_per_class=2, seed=6, quiet=True)
+    for rel in ("NoFX/NoFX_0000.wav", "Reverb/Reverb_0001.wav", "Vibrato/Vibrato_0001.wav"):
+        assert (root / rel).read_bytes() == (tmp_path / "same" / rel).read_bytes()
+        assert (root / rel).read_bytes() != (tmp_path / "other" / rel).read_bytes()
+
+
+def test_generated_set_flows_to_features(generated):
+    train = data.load_split(16, "train", cache_dir=generated)
+    assert train["data"].shape == (12, 96, 173, 1)  # 1 of 2 clips per class in train
+    assert train["classes"] == list(CLASSES)
+    assert np.isfinite(train["data"].astype(np.float32)).all()
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_missing_generated_set_says_how_to_make_it(tmp_path, capsys):
+    err = run_cli(["--bitrate", "32", "--cache_dir", str(tmp_path)], capsys)
+    assert "--generate" in err and nothing_written(tmp_path)
+
+
+def test_missing_data_folder_names_the_flag(tmp_path, capsys):
+    err = run_cli(["--data", str(tmp_path / "nope"), "--cache_dir", str(tmp_path)], capsys)
+    assert "nope" in err and "--data" in err
+
+
+def test_bitrate_lame_does_not_take(source, tmp_path, capsys):
+    err = run_cli(["--data", str(source), "--bitrate", "33", "--cache_dir", str(tmp_path)], capsys)
+    assert "33" in err and nothing_written(tmp_path)
+
+
+def test_empty_class_folder_is_named(source, tmp_path, capsys):
+    (source / "empty").mkdir()
+    err = run_cli(["--data", str(source), "--bitrate", "8", "--cache_dir", str(tmp_path)], capsys)
+    assert "empty" in err and nothing_written(tmp_path)
+
+
+def test_fewer_than_two_classes(tmp_path, capsys):
+    only = make_source(tmp_path / "one", classes=("low",))
+    err = run_cli(["--data", str(only), "--bitrate", "8", "--cache_dir", str(tmp_path)], capsys)
+    assert "at least two" in err and nothing_written(tmp_path)
+
+
+def test_corrupt_file_stops_or_is_skipped_and_counted(source, tmp_path, capsys):
+    (source / "mid" / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    cache = tmp_path / "cache"
+    err = run_cli(["--data", str(source), "--bitrate", "8", "--cache_dir", str(cache)], capsys)
+    assert "broken.wav" in err and "--skip_bad" in err and nothing_written(cache)
+    data.main(["--data", str(source), "--bitrate", "8", "--cache_dir", str(cache), "--skip_bad"])
+    assert "skipped 1" in capsys.readouterr().err
+    counts = [len(data.load_split(8, s, source, cache, skip_bad=True)["label"]) for s in data.SPLITS]
+    assert sum(counts) == 15
+
+
+def test_bad_split_name(source, tmp_path):
+    with pytest.raises(UsageError, match="train, test"):
+        data.load_split(8, "validation", source, tmp_path)
+
+
+def test_generator_dependencies_are_named(tmp_path, monkeypatch):
+    from audio import generate as gen
+    with pytest.raises(UsageError, match="apt-get install fluid-soundfont-gm"):
+        gen.generate(tmp_path / "g", 1, soundfont=tmp_path / "missing.sf2")
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # import fails as if not installed
+    with pytest.raises(UsageError, match="pip install --no-deps tinysoundfont"):
+        gen.generate(tmp_path / "g", 1, soundfont=tmp_path / "other.sf2")
+    monkeypatch.setitem(sys.modules, "pedalboard", None)
+    with pytest.raises(UsageError, match="pip install pedalboard"):
+        gen.generate(tmp_path / "g", 1)
+    assert not (tmp_path / "g").exists()
