@@ -1,0 +1,77 @@
+"""audio/train.py end to end on the generated effects set: learning, run folder, bad input."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN = REPO / "audio" / "train.py"
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
+
+@pytest.fixture(scope="module")
+def three_effects(tmp_path_factory):
+    """A small generated set (three clearly different effects, 100 clips each)
+    as a folder of class folders, the layout the original expected."""
+    if not SOUNDFONT.is_file():
+        pytest.skip("needs the Debian package fluid-soundfont-gm")
+    pytest.importorskip("tinysoundfont")
+    sys.path.insert(0, str(REPO))
+    from audio.generate import generate
+    full = tmp_path_factory.mktemp("generated")
+    generate(full, clips_per_class=100, quiet=True)
+    folder = tmp_path_factory.mktemp("effects") / "three-effects"
+    for name in ("NoFX", "Distortion", "Tremolo"):
+        shutil.copytree(full / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path_factory.mktemp("cache")),
+            "CUDA_VISIBLE_DEVICES": ""}
+
+
+def train(args, env, cwd=REPO):
+    return subprocess.run([sys.executable, str(TRAIN), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_short_training_learns_and_records_the_test_split(three_effects, env, tmp_path):
+    proc = train(["--bitrate", 32, "--setting", 0, "--num_epoch", 12, "--data", three_effects,
+                  "--log_dir", tmp_path, "--test_bitrate", 8], env, cwd=REPO / "audio")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = tmp_path / "audio-three-effects" / "cnn_x3_mlp_0" / "bitrate_32" / "seed_2337"
+    result = json.loads((folder / "result.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    assert config["classes"] == ["Distortion", "NoFX", "Tremolo"] or len(config["classes"]) == 3
+    assert config["optimizer"]["learning_rate"] == 1.0 and config["batch_size"] == 50
+    # 300 clips: 240 train (of which 25% validation), 60 test.
+    assert (config["train_size"], config["val_size"], config["test_size"]) == (180, 60, 60)
+    assert result["epochs"] == 12 and result["test_accuracy"] >= 0.5, result  # chance is 1/3
+    assert "8" in result["test_accuracy_at"]
+    # MP3 at 32 kbps for 2 s: about 64 kbit per clip.
+    assert config["bits_per_sample"] == pytest.approx(64_000, rel=0.1)
+
+
+def test_generated_set_missing_says_how_to_make_it(env, tmp_path):
+    proc = train(["--bitrate", 32, "--log_dir", tmp_path],
+                 {**env, "HELMHOLTZ_CACHE": str(tmp_path / "empty")})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--generate" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--bitrate", "33"], "33"), (["--bitrate", "abc"], "abc"),
+    (["--setting", "6"], "setting"), (["--val", "1.5"], "--val"),
+])
+def test_bad_flags_give_one_line_and_exit_2(flags, words, env, tmp_path):
+    proc = train([*flags, "--log_dir", tmp_path], env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0]
+    assert not any(tmp_path.iterdir())
