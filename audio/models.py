@@ -12,7 +12,6 @@ channel axis instead (32 channels: 128 parameters).
 
     python audio/models.py   # prints the counts, writes audio_paras/model_<params>_<name>.txt
 """
-import os
 import sys
 from pathlib import Path
 
@@ -20,7 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audio import MODELS
 from helmholtz import REPO
+from helmholtz.backend import keras
 from helmholtz.errors import UsageError, cli_main
+from helmholtz.paras import paras_path as _paras_path, summary_text, write_model_summaries  # noqa: F401
+
+layers = keras.layers
 
 # setting -> (number of conv blocks after the front, dense widths)
 LAYOUTS = {
@@ -55,9 +58,6 @@ def model_name(setting_or_name):
 
 def build_model(setting_or_name, fixed=False, input_shape=(96, 173, 1), num_classes=12):
     """The Keras model of a setting (0-5) or name; softmax output in float32."""
-    import keras
-    from keras import layers
-
     name = model_name(setting_or_name)
     blocks, widths = LAYOUTS[name]
     inputs = keras.Input(shape=input_shape, name="mel")
@@ -80,35 +80,9 @@ def build_model(setting_or_name, fixed=False, input_shape=(96, 173, 1), num_clas
     return keras.Model(inputs, outputs, name=name)
 
 
-def summary_text(model):
-    """Keras' summary as plain text, the same on any terminal."""
-    parts = []
-    columns = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "120"  # rich sizes its table to the terminal otherwise
-    try:
-        model.summary(print_fn=lambda text, line_break=True: parts.append(text), line_length=100)
-    finally:
-        if columns is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = columns
-    return "".join(parts).rstrip("\n") + "\n"
-
-
 def paras_path(name, params, folder=PARAS_DIR):
-    return Path(folder) / f"model_{params}_{name}.txt"
-
-
-def write_summaries(folder=PARAS_DIR):
-    """Print setting, name and parameter count; write each model's Keras summary."""
-    from helmholtz.cache import write_text
-
-    for setting, name in enumerate(MODELS):
-        model = build_model(setting)
-        params = model.count_params()
-        write_text(paras_path(name, params, folder), summary_text(model))
-        print(f"{setting} {name}: {params:,}")
+    return _paras_path(folder, name, params)
 
 
 if __name__ == "__main__":
-    cli_main(write_summaries)
+    cli_main(lambda: write_model_summaries(MODELS, build_model, PARAS_DIR))

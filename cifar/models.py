@@ -17,6 +17,7 @@ from cifar import MODELS, NUM_CLASSES
 from helmholtz.backend import keras
 
 layers = keras.layers
+PARAS_DIR = Path(__file__).resolve().parents[1] / "cifar_paras"
 
 # setting -> (number of B blocks, head); head "G" or the dense widths
 LAYOUTS = {
@@ -67,5 +68,4 @@ def build_model(name, fixed=False, input_shape=(32, 32, 3)):
 if __name__ == "__main__":
     from helmholtz.errors import cli_main
     from helmholtz.paras import write_model_summaries
-    cli_main(lambda: write_model_summaries(
-        MODELS, build_model, Path(__file__).resolve().parents[1] / "cifar_paras"))
+    cli_main(lambda: write_model_summaries(MODELS, build_model, PARAS_DIR))
