@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import cifar_members, read_idx, write_cifar_archive, write_idx  # noqa: E402
+from helpers import cifar_members, write_cifar_archive, write_fashion_subset  # noqa: E402
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -59,9 +59,4 @@ def fashion_folder(tmp_path_factory):
     idx .gz format."""
     if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip("needs the Debian package dataset-fashion-mnist")
-    folder = tmp_path_factory.mktemp("fashion")
-    for prefix, n in (("train", 30), ("t10k", 10)):
-        for kind in ("images-idx3", "labels-idx1"):
-            name = f"{prefix}-{kind}-ubyte.gz"
-            write_idx(folder / name, read_idx(FASHION_DIR / name, count=n))
-    return folder
+    return write_fashion_subset(tmp_path_factory.mktemp("fashion"), FASHION_DIR, 30, 10)

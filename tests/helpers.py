@@ -65,3 +65,12 @@ def write_idx(path, array):
     with gzip.open(path, "wb") as f:
         f.write(header + array.tobytes())
     return path
+
+
+def write_fashion_subset(folder, source, n_train, n_test):
+    """The first n_train / n_test real Fashion-MNIST images of `source`, in its idx .gz format."""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        for kind in ("images-idx3", "labels-idx1"):
+            name = f"{prefix}-{kind}-ubyte.gz"
+            write_idx(folder / name, read_idx(source / name, count=n))
+    return folder

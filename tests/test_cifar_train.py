@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import read_idx, write_idx
+from helpers import write_fashion_subset
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "cifar" / "train.py"
@@ -23,12 +23,7 @@ def fashion_small(tmp_path_factory):
     """Real Fashion-MNIST, cut to 3,000 train and 1,000 test images (idx format)."""
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("needs the Debian package dataset-fashion-mnist")
-    folder = tmp_path_factory.mktemp("fashion-small")
-    for prefix, n in (("train", 3000), ("t10k", 1000)):
-        for kind in ("images-idx3", "labels-idx1"):
-            name = f"{prefix}-{kind}-ubyte.gz"
-            write_idx(folder / name, read_idx(FASHION_DIR / name, count=n))
-    return folder
+    return write_fashion_subset(tmp_path_factory.mktemp("fashion-small"), FASHION_DIR, 3000, 1000)
 
 
 @pytest.fixture(scope="module")

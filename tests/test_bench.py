@@ -1,0 +1,77 @@
+"""scripts/bench.py at tiny sizes: it runs, prints its tables and writes the JSON.
+
+Smoke tests only: nothing here is timed, only the shape of what a user gets.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "scripts" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path_factory.mktemp("cache")),
+            "CUDA_VISIBLE_DEVICES": ""}
+
+
+def bench(args, env):
+    return subprocess.run([sys.executable, str(BENCH), *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_data_and_audio_sections_write_their_figures(fashion_folder, env, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench(["--sections", "data", "audio", "--data", fashion_folder, "--images", 30,
+                  "--original_images", 5, "--clips_per_class", 1, "--out", out], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Data preparation" in proc.stdout and "Audio preparation" in proc.stdout
+    assert "load average" in proc.stdout
+    result = json.loads(out.read_text())
+    assert {"date", "machine", "data", "audio", "targets", "seconds"} <= set(result)
+    assert result["machine"]["cores"] >= 1 and "peak_gflops_estimate" in result["machine"]
+    data = result["data"]
+    assert [row["quality"] for row in data["levels"]] == [1, 5, 10, 15, 20, 25, 50, 75, 100]
+    for row in data["levels"]:
+        assert row["ours_img_s"] > 0 and row["original_img_s"] > 0
+        assert row["same_pixels"]  # both ways decode the same JPEG to the same pixels
+    assert data["projected_seconds_all_levels"]["ours"] > 0 and data["speedup"] > 0
+    audio = result["audio"]
+    assert audio["clips"] == 12 and [r["kbps"] for r in audio["levels"]] == [8, 16, 32, 64, 96, 128, 160]
+    assert audio["realtime_per_core"] > 0 and audio["clips_per_s_total"] > 0
+    assert {t["target"] for t in result["targets"]} == {
+        "data preparation speedup", "nine CIFAR-10 levels, seconds", "audio real time per core"}
+
+
+def test_training_and_parity_sections_compare_ours_with_the_baseline(fashion_folder, env, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench(["--sections", "train", "parity", "--data", fashion_folder, "--steps", 2,
+                  "--repeats", 1, "--no_profile", "--clips_per_class", 1, "--parity_train", 20,
+                  "--parity_test", 10, "--parity_epochs", 1, "--seeds", 1, "--out", out], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for domain, model in (("cifar", "all-cnns"), ("audio", "cnn_x3_mlp_0")):
+        train = result["train"][domain]
+        assert train["model"] == model
+        assert [c["name"] for c in train["contestants"]] == ["ours", "keras baseline"]
+        assert train["contestants"][1]["precision"] == "float32"
+        assert all(c["samples_per_s"] > 0 and c["gflops"] > 0 for c in train["contestants"])
+    # all-cnns: 134 M multiply-adds per 32x32 image, counted from its layers
+    assert 265 < result["train"]["cifar"]["forward_mflops_per_sample"] < 272
+    parity = result["parity"]
+    assert [r["precision"] for r in parity["runs"]][0] == "float32"
+    assert {"float32", "default", "difference", "holds"} <= set(parity)
+    assert "Accuracy parity" in proc.stdout
+
+
+def test_bad_sizes_end_with_one_line_and_write_nothing(env, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench(["--steps", 0, "--out", out], env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: --steps must be at least 1")
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
