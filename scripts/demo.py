@@ -61,12 +61,13 @@ def main(argv=None):
             *sweep, "cifar", "--grid", "paper", "--levels", "1", "5", "10", "15", "20", "25",
             "50", "75", "100", "lossless", "--seeds", *args.seeds, "--log_dir", args.log_dir, "--jobs", args.jobs, "--",
             "--dataset", "fashion-mnist", "--subset", args.cifar_subset,
-            "--batch_size", args.cifar_batch_size,
+            "--batch_size", args.cifar_batch_size, "--test_quality", "1", "10", "25", "100", "lossless",
             "--num_epoch", args.cifar_epochs, "--test_subset", args.test_subset],
         "audio half: generated effects set under MP3": [
             *sweep, "audio", "--grid", "paper", "--levels", "8", "16", "32", "64", "96", "128",
             "160", "lossless", "--seeds", *args.seeds, "--log_dir", args.log_dir, "--jobs", args.jobs,
-            "--", "--num_epoch", args.audio_epochs, "--test_subset", args.test_subset],
+            "--", "--num_epoch", args.audio_epochs, "--test_subset", args.test_subset,
+            "--test_bitrate", "8", "32", "128", "lossless"],
     }
     for title, command in grids.items():
         if step(title, command):
