@@ -74,3 +74,13 @@ def write_fashion_subset(folder, source, n_train, n_test):
             name = f"{prefix}-{kind}-ubyte.gz"
             write_idx(folder / name, read_idx(source / name, count=n))
     return folder
+
+
+def write_history(folder, val_acc, seconds):
+    """A history.csv as the trainer writes it, with the given val accuracies."""
+    import csv
+    with open(folder / "history.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"])
+        for epoch, acc in enumerate(val_acc, 1):
+            writer.writerow([epoch, 1.0, acc, 1.0, acc, 0.01, seconds])
