@@ -33,10 +33,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from queue import SimpleQueue
-from threading import Event
+from threading import Event, Lock
 
 from helmholtz import REPO
 from helmholtz.cli import Parser, trainer_parser
@@ -48,7 +47,15 @@ GRIDS = ("paper", "full")
 ENGINES = ("local", "ray")
 LOG_FOLDER = "sweep-logs"
 TAIL_LINES = 15
-echo = partial(print, flush=True)
+_ECHO_LOCK = Lock()
+
+
+def echo(text):
+    """One whole line per call: runs finish on several threads at once, and
+    print() writes the text and its newline separately, so lines could interleave."""
+    with _ECHO_LOCK:
+        sys.stdout.write(f"{text}\n")
+        sys.stdout.flush()
 
 
 # --- what to run: pure functions of the arguments -------------------------------------------
