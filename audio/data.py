@@ -40,7 +40,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import argparse
 import functools
 import hashlib
 import math
@@ -54,6 +53,7 @@ from audio import BITRATES, CLASSES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RAT
 from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, \
     resample, roundtrip
 from helmholtz.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
+from helmholtz.cli import Parser
 from helmholtz.errors import UsageError, cli_main
 
 SPLITS = ("train", "test")
@@ -370,7 +370,7 @@ def prepare(levels, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT
 # ---------------------------------------------------------------- command line
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = Parser(description=__doc__.split("\n")[0])
     parser.add_argument("--bitrate", nargs="+", type=parse_level, default=None,
                         help="levels to prepare: kbps and/or lossless "
                              f"[default: {' '.join(map(str, DEFAULT_LEVELS))} lossless]")

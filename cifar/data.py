@@ -30,7 +30,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import argparse
 import gzip
 import hashlib
 import io
@@ -58,6 +57,7 @@ except ImportError:
 from cifar import DATASETS, DEFAULT_DATASET, DEFAULT_LEVELS, LEVEL_NAME
 from helmholtz.cache import cache_dir as default_cache_dir
 from helmholtz.cache import atomic_path, parallel_map, read_h5, write_h5
+from helmholtz.cli import Parser
 from helmholtz.errors import UsageError, cli_main
 from helmholtz.runs import level_dir
 
@@ -443,7 +443,7 @@ def prepare(dataset, levels, data_path=None, cache_dir=None):
 # ---------------------------------------------------------------- command line
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=DATASETS, default=DEFAULT_DATASET)
     p.add_argument("--quality", nargs="+", default=[str(q) for q in DEFAULT_LEVELS],
                    help="JPEG qualities 1..100 and/or 'lossless' (default: the original's nine)")

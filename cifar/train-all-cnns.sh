@@ -2,9 +2,4 @@
 # The default model (all-cnns) at every JPEG quality, as the original script ran it.
 # Arguments go to scripts/sweep.py, train.py flags after --, e.g.
 #   ./train-all-cnns.sh --seeds 0 1 2 --per_gpu 2 -- --num_epoch 200
-# Python: the project's .venv when there is one, else $PYTHON, else python3.
-set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python="${PYTHON:-python3}"
-[ -x "$repo/.venv/bin/python" ] && python="$repo/.venv/bin/python"
-exec "$python" "$repo/scripts/sweep.py" cifar --grid full --models all-cnns "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/sweep.sh" cifar --grid full --models all-cnns "$@"

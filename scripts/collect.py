@@ -6,18 +6,18 @@ One row per run (metrics recomputed from history.csv, so unfinished runs have
 them too); the printed summary averages complete runs over seeds and lists
 incomplete runs and unreadable folders separately.
 """
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helmholtz.cli import Parser  # noqa: E402
 from helmholtz.errors import cli_main  # noqa: E402
 from helmholtz.report import collect, summary_text, write_results  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
     parser.add_argument("--out", help="where to write the table (default <root>/results.csv)")
     args = parser.parse_args()

@@ -6,18 +6,18 @@ The report states what was run (so a shortened demo says so), the summary
 tables, the noise-bits estimate with bootstrap intervals, the rate-accuracy
 tables and curves, the train x test level grid and the incomplete runs.
 """
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helmholtz.cli import Parser  # noqa: E402
 from helmholtz.errors import cli_main  # noqa: E402
 from helmholtz.report import write_report  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
     parser.add_argument("--out", required=True, help="report folder, e.g. docs/results/full")
     parser.add_argument("--eps", type=float, default=0.01,
