@@ -14,6 +14,7 @@ One training run = one folder, by default
 A folder without result.json is an unfinished run: training it again resumes.
 """
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -22,6 +23,32 @@ from helmholtz import REPO
 CONFIG, HISTORY, RESULT = "config.json", "history.csv", "result.json"
 LAST, BEST = "last.keras", "best.keras"
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+
+
+# Bumped whenever the pipeline changes what a run computes for the same flags,
+# so that runs of older code are never pooled with newer ones.
+CODE_FAMILY = 2
+
+# Settings that vary WITHIN one experiment (its axes and per-run bookkeeping);
+# every other setting in config.json defines the experiment.
+NOT_EXPERIMENT = {"seed", "model", "setting", "params", "level", "bits_per_sample",
+                  "bits_per_sample_at", "test_levels", "num_epoch_requested", "force", "versions",
+                  "git_commit", "command", "host", "started", "experiment", "experiment_key",
+                  "test_bits_per_sample_at"}
+
+
+def experiment_settings(config):
+    """The settings that define the experiment a run belongs to."""
+    settings = {k: v for k, v in config.items() if k not in NOT_EXPERIMENT}
+    settings.setdefault("code_family", CODE_FAMILY)
+    return settings
+
+
+def experiment_key(config):
+    """A short stable hash of `experiment_settings`: runs that share it are seeds,
+    models and levels of one experiment and may be pooled."""
+    text = json.dumps(experiment_settings(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def default_log_dir():
