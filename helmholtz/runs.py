@@ -26,7 +26,8 @@ HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"
 
 
 # Bumped whenever the pipeline changes what a run computes for the same flags,
-# so that runs of older code are never pooled with newer ones.
+# so that runs of older code are never pooled with newer ones. The trainer
+# records it in config.json as `code_family`.
 CODE_FAMILY = 2
 
 # Settings that vary WITHIN one experiment (its axes and per-run bookkeeping);
@@ -40,7 +41,7 @@ NOT_EXPERIMENT = {"seed", "model", "setting", "params", "level", "bits_per_sampl
 def experiment_settings(config):
     """The settings that define the experiment a run belongs to."""
     settings = {k: v for k, v in config.items() if k not in NOT_EXPERIMENT}
-    settings.setdefault("code_family", CODE_FAMILY)
+    settings.setdefault("code_family", 1)  # runs written before the family was recorded
     return settings
 
 
