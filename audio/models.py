@@ -7,8 +7,9 @@ width u, Dense(u) + ELU, Dropout 0.6. Then Dense(12) and softmax.
 
 The original normalised over axis 1, the frequency axis of a channels-last
 tensor (one mean/variance per frequency row: 376 parameters); that is kept
-by default so the parameter counts match. `fixed=True` normalises over the
-channel axis instead (32 channels: 128 parameters).
+by default so the parameter counts match, with Keras 2.1.5's moving
+statistics (`OriginalBatchNorm`). `fixed=True` normalises over the channel
+axis instead (32 channels: 128 parameters), with today's Keras layer.
 
     python audio/models.py   # prints the counts, writes audio_paras/model_<params>_<name>.txt
 """
@@ -21,6 +22,7 @@ from audio import MODELS
 from helmholtz import REPO
 from helmholtz.backend import keras
 from helmholtz.errors import UsageError, cli_main
+from keras.src.utils.tracking import DotNotTrackScope
 from helmholtz.paras import paras_path as _paras_path, summary_text, write_model_summaries  # noqa: F401
 
 layers = keras.layers
@@ -40,6 +42,77 @@ PARAMS = {  # total parameters of the original (fixed=False), 12 classes, 96x173
 }
 FILTERS, CONV_DROPOUT, DENSE_DROPOUT = 32, 0.5, 0.6
 PARAS_DIR = REPO / "audio_paras"
+
+
+@keras.saving.register_keras_serializable(package="audio")
+class OriginalBatchNorm(layers.Layer):
+    """BatchNormalization as Keras 2.1.5 on TensorFlow trained the original (# quirk 3).
+
+    Training normalises with the batch's moments over every axis but `axis`,
+    as today's layer does. The moving statistics differ: Keras 2.1.5 scaled
+    the batch variance by n / (n - 1.001) (n values per moment) and updated
+    both through TensorFlow's zero-debiased moving average, so after t updates
+    each is sum_i (1-m) m^(t-i) v_i / (1 - m^t): the initial 0 and 1 carry no
+    weight, where today's layer keeps m^t of them (45% after 80 steps). The
+    update count lives beside the weights, as TensorFlow kept it, so the
+    parameter count stays the original's; it is saved with the model.
+    """
+
+    def __init__(self, axis=1, momentum=0.99, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.momentum, self.epsilon = axis, momentum, epsilon
+
+    def build(self, input_shape):
+        size = (input_shape[self.axis],)
+        self.gamma = self.add_weight(shape=size, initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=size, initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(shape=size, initializer="zeros", name="moving_mean",
+                                           trainable=False)
+        self.moving_variance = self.add_weight(shape=size, initializer="ones",
+                                               name="moving_variance", trainable=False)
+        with DotNotTrackScope():  # not a weight: TensorFlow's `local_step`, outside the count
+            self.updates = keras.Variable(0.0, trainable=False, name="updates")
+
+    def _broadcast(self, v, ndim):
+        shape = [1] * ndim
+        shape[self.axis] = -1
+        return keras.ops.reshape(v, shape)
+
+    def call(self, x, training=False):
+        ops, ndim = keras.ops, len(x.shape)
+        f32 = lambda v: ops.cast(v, "float32")  # noqa: E731 (statistics in float32, as Keras does)
+        x32, gamma, beta = f32(x), f32(self.gamma), f32(self.beta)
+        if training:
+            axes = [a for a in range(ndim) if a != self.axis % ndim]
+            mean, variance = ops.moments(x32, axes=axes)
+            n = f32(ops.prod(ops.take(ops.shape(x32), axes)))
+            m, t = self.momentum, f32(self.updates) + 1.0
+            before, after = 1.0 - ops.power(m, t - 1.0), 1.0 - ops.power(m, t)  # zero-debiasing
+            sample_variance = variance * n / (n - (1.0 + self.epsilon))
+            self.moving_mean.assign(
+                (m * f32(self.moving_mean) * before + (1 - m) * mean) / after)
+            self.moving_variance.assign(
+                (m * f32(self.moving_variance) * before + (1 - m) * sample_variance) / after)
+            self.updates.assign(t)
+        else:
+            mean, variance = f32(self.moving_mean), f32(self.moving_variance)
+        scale = gamma * ops.rsqrt(variance + self.epsilon)
+        y = x32 * self._broadcast(scale, ndim) + self._broadcast(beta - mean * scale, ndim)
+        return ops.cast(y, self.compute_dtype)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["updates"] = keras.ops.convert_to_numpy(self.updates)
+
+    def load_own_variables(self, store):
+        store = {key: store[key] for key in store.keys()}
+        updates = store.pop("updates", 0.0)
+        super().load_own_variables(store)
+        self.updates.assign(float(keras.ops.convert_to_numpy(updates)))
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon}
 
 
 def model_name(setting_or_name):
@@ -62,7 +135,10 @@ def build_model(setting_or_name, fixed=False, input_shape=(96, 173, 1), num_clas
     blocks, widths = LAYOUTS[name]
     inputs = keras.Input(shape=input_shape, name="mel")
     x = layers.Conv2D(FILTERS, 3, padding="valid", name="front_conv")(inputs)
-    x = layers.BatchNormalization(axis=-1 if fixed else 1, name="front_bn")(x)
+    if fixed:
+        x = layers.BatchNormalization(axis=-1, name="front_bn")(x)
+    else:
+        x = OriginalBatchNorm(axis=1, name="front_bn")(x)
     x = layers.Activation("relu", name="front_relu")(x)
     for i in range(1, blocks + 1):
         x = layers.Conv2D(FILTERS, 3, padding="valid", name=f"block{i}_conv")(x)

@@ -1,5 +1,6 @@
 """The six audio architectures: exact parameter counts, the BN fix, the summaries on disk."""
 import sys
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,3 +75,61 @@ def test_audio_paras_hold_the_current_summaries(models):
         assert path.exists(), f"{path} missing: run python audio/models.py"
         assert path.read_text() == summary_text(model)
         assert f"Total params: {params:,}" in path.read_text()
+
+
+def keras215_batchnorm(batches, axis=1, momentum=0.99, epsilon=1e-3):
+    """Keras 2.1.5's BatchNormalization on TensorFlow, written out in numpy: per
+    training batch the output with the batch moments, then the moving averages as
+    tf.train's assign_moving_average(zero_debias=True) kept them (a `biased`
+    accumulator from zero and a `local_step`), fed the batch mean and the
+    variance scaled by n / (n - (1 + epsilon))."""
+    size = batches[0].shape[axis]
+    moving = {"mean": np.zeros(size), "variance": np.ones(size)}
+    biased = {"mean": np.zeros(size), "variance": np.zeros(size)}
+    outputs = []
+    for step, x in enumerate(batches, 1):
+        x = x.astype(np.float64)
+        axes = tuple(a for a in range(x.ndim) if a != axis)
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        outputs.append((x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + epsilon))
+        n = np.prod([x.shape[a] for a in axes])
+        value = {"mean": mean, "variance": var * n / (n - (1.0 + epsilon))}
+        for key in moving:
+            biased[key] -= (biased[key] - value[key]) * (1 - momentum)
+            moving[key] = biased[key] / (1 - momentum ** step)
+    return outputs, moving
+
+
+def test_original_batchnorm_matches_keras_2_1_5():
+    """Training outputs and moving statistics as Keras 2.1.5 computed them; the
+    update count survives a save and load, so a resumed run continues them."""
+    from audio.models import OriginalBatchNorm
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, size=(5, 7, 6, 4)).astype("float32") for _ in range(4)]
+    layer = OriginalBatchNorm(axis=1)
+    got = [keras.ops.convert_to_numpy(layer(b, training=True)) for b in batches]
+    want, moving = keras215_batchnorm(batches)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=2e-5)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), moving["mean"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), moving["variance"], rtol=1e-5)
+    # Today's layer would still hold 0.99**4 = 96% of its initial 0 and 1.
+    assert abs(moving["variance"].mean() - 4.0) < 1.5
+    inference = keras.ops.convert_to_numpy(layer(batches[0], training=False))
+    shape = (1, -1, 1, 1)
+    expected = ((batches[0] - moving["mean"].reshape(shape))
+                / np.sqrt(moving["variance"].reshape(shape) + 1e-3))
+    np.testing.assert_allclose(inference, expected, atol=2e-5)
+
+
+def test_original_batchnorm_update_count_is_saved(tmp_path):
+    model = build_model(0, input_shape=(40, 40, 1), num_classes=3)
+    x = np.random.default_rng(1).normal(size=(6, 40, 40, 1)).astype("float32")
+    model.compile("adadelta", "sparse_categorical_crossentropy")
+    model.fit(x, np.array([0, 1, 2, 0, 1, 2]), batch_size=2, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert float(again.get_layer("front_bn").updates.numpy()) == 3.0
+    assert again.count_params() == model.count_params()
