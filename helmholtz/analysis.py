@@ -1,7 +1,9 @@
 """Noise bits: the bits per sample a codec removes before the classifier notices.
 
-For one (domain, dataset, model) with compression levels L, b(L) is the mean
-encoded size in bits per sample and a(L) the accuracy (mean over seeds).
+For one model of one experiment (helmholtz.runs.experiment_key: the same
+domain, dataset, protocol, optimizer, epochs, ...) with compression levels L,
+b(L) is the mean encoded size in bits per sample and a(L) the accuracy (mean
+over the experiment's seeds).
 With the reference level R ("lossless" if it was run, else the level with the
 most bits) and a tolerance eps in absolute accuracy:
 
@@ -11,8 +13,8 @@ No monotonicity is assumed: every level within eps of the reference counts,
 and the cheapest one wins. docs/method.md explains the reading.
 
 Everything here is a pure function of the results table that
-helmholtz.report.collect builds (one row per run), so it works the same on a
-results.csv read back from disk.
+helmholtz.results.collect builds (one row per run), so it works the same on a
+results.csv read back from disk. Runs of different experiments are never pooled.
 """
 import json
 import math
@@ -23,8 +25,8 @@ import pandas as pd
 from helmholtz.errors import UsageError
 
 LOSSLESS = "lossless"
-GROUP = ["domain", "dataset", "model"]
-METRICS = ("paper_accuracy", "test_accuracy")
+GROUP = ["experiment", "domain", "dataset", "model"]
+METRICS = ("paper_accuracy", "best10_accuracy", "test_accuracy")
 TIE = 1e-12  # a level exactly eps below the reference still counts despite rounding
 
 
@@ -69,30 +71,41 @@ def check_options(eps=0.01, metric="paper_accuracy"):
 
 
 def complete_runs(results):
-    """Complete runs only (incomplete ones are never averaged in), levels parsed."""
-    runs = results[results["complete"].astype(str).str.lower() == "true"].copy()
+    """The runs that are averaged: complete and not excluded (see helmholtz.results),
+    levels parsed."""
+    if "experiment" not in results:
+        raise UsageError("the results table has no experiment column (an older results.csv); "
+                         "collect the run folders again with scripts/collect.py")
+    complete = results["complete"].astype(str).str.lower() == "true"
+    if "excluded" in results:
+        complete &= results["excluded"].isna() | (results["excluded"].astype(str) == "")
+    runs = results[complete].copy()
     runs["level"] = runs["level"].map(parse_level)
     return runs
 
 
 def model_groups(frame):
-    """(domain, dataset, model) groups in a stable order: by setting, then name."""
+    """(experiment, domain, dataset, model) groups in a stable order: by domain, dataset,
+    experiment, then setting and name."""
     if frame.empty:
         return []
     settings = frame[GROUP].assign(setting=pd.to_numeric(frame["setting"], errors="coerce"))
     keys = settings.groupby(GROUP, sort=False)["setting"].min().reset_index()
-    keys = keys.sort_values(["domain", "dataset", "setting", "model"], na_position="last")
+    keys = keys.sort_values(["domain", "dataset", "experiment", "setting", "model"], na_position="last")
     return [tuple(k) for k in keys[GROUP].itertuples(index=False)]
 
 
 def select(frame, key):
-    """Rows of one (domain, dataset, model)."""
-    domain, dataset, model = key
-    return frame[(frame["domain"] == domain) & (frame["dataset"] == dataset) & (frame["model"] == model)]
+    """Rows of one (experiment, domain, dataset, model)."""
+    match = np.ones(len(frame), dtype=bool)
+    for column, value in zip(GROUP, key):
+        match &= (frame[column] == value).to_numpy()
+    return frame[match]
 
 
 def rate_accuracy(results, metric="paper_accuracy"):
-    """One row per (domain, dataset, model, level): bits, accuracy mean/std over seeds, n.
+    """One row per (experiment, domain, dataset, model, level): bits, accuracy mean/std
+    over seeds, n.
 
     std is the sample std (ddof 1), nan with one seed. Runs whose metric is
     missing (e.g. no test accuracy yet) do not count toward n.
@@ -168,7 +181,7 @@ def bootstrap_noise_bits(bits, seed_accs, eps=0.01, n_boot=1000, seed=0, confide
 
 
 def noise_bits_table(results, eps=0.01, metric="paper_accuracy", n_boot=1000, seed=0):
-    """Noise bits per (domain, dataset, model) run at two or more levels.
+    """Noise bits per (experiment, domain, dataset, model) run at two or more levels.
 
     Columns: the group, the reference level and its bits/accuracy, the
     cheapest level within eps and its bits, noise_bits, noise_fraction, the
@@ -218,11 +231,12 @@ def level_dict(value):
 
 
 def test_grid(results):
-    """Train level x test level accuracy, mean over seeds, per (domain, dataset, model).
+    """Train level x test level accuracy, mean over seeds, per (experiment, domain, dataset,
+    model).
 
     From each complete run's test_accuracy_at (the best checkpoint tested on
     data compressed at other levels); the diagonal comes from test_accuracy
-    when a run did not list its own level. Returns {(domain, dataset, model):
+    when a run did not list its own level. Returns {(experiment, domain, dataset, model):
     DataFrame (index train level, columns test level)}, only for models that
     were tested across levels.
     """
@@ -235,7 +249,7 @@ def test_grid(results):
         own = pd.to_numeric(pd.Series([row.test_accuracy]), errors="coerce").iloc[0]
         if row.level not in at and pd.notna(own):
             at[row.level] = float(own)
-        cells += [(row.domain, row.dataset, row.model, row.level, test, acc)
+        cells += [(row.experiment, row.domain, row.dataset, row.model, row.level, test, acc)
                   for test, acc in at.items()]
     grids = {}
     if not cells:

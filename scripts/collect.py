@@ -2,9 +2,12 @@
 
     python scripts/collect.py logs/ [--out results.csv]
 
-One row per run (metrics recomputed from history.csv, so unfinished runs have
-them too); the printed summary averages complete runs over seeds and lists
-incomplete runs and unreadable folders separately.
+One row per run, with its experiment key (runs are seeds of each other only
+within one experiment) and the metrics recomputed from history.csv, so
+unfinished runs have them too. The printed summary averages complete runs
+over seeds, one table per experiment, and lists the runs not averaged in;
+a seed run twice in one experiment, or a run with non-finite numbers, gets
+a warning line on stderr.
 """
 import sys
 from pathlib import Path
@@ -12,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helmholtz.cli import Parser  # noqa: E402
-from helmholtz.errors import cli_main  # noqa: E402
-from helmholtz.report import collect, summary_text, write_results  # noqa: E402
+from helmholtz.errors import UsageError, cli_main  # noqa: E402
+from helmholtz.results import collect, summary_text, write_results  # noqa: E402
 
 
 def main():
@@ -21,9 +24,14 @@ def main():
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
     parser.add_argument("--out", help="where to write the table (default <root>/results.csv)")
     args = parser.parse_args()
-    results, problems = collect(args.root)
-    out = write_results(results, args.out or Path(args.root) / "results.csv")
-    print(summary_text(results, problems, args.root))
+    out = Path(args.out or Path(args.root) / "results.csv")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'results.csv'}")
+    results, problems, warnings = collect(args.root)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    write_results(results, out)
+    print(summary_text(results, problems, warnings, args.root))
     print(f"wrote {out}")
 
 

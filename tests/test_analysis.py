@@ -11,12 +11,14 @@ from helmholtz.errors import UsageError
 BITS = {1: 1_000, 5: 2_000, 10: 3_000, 25: 5_000, 50: 7_000, 100: 12_000, "lossless": 24_000}
 
 
-def results_of(curve, model="all-cnns", setting=0, complete=True, metric="paper_accuracy", **extra):
+def results_of(curve, model="all-cnns", setting=0, complete=True, metric="paper_accuracy",
+               experiment="1a2b3c4d5e6f", **extra):
     """Runs of one model: curve maps level -> per-seed accuracies (bits from BITS)."""
     rows = []
     for level, accs in curve.items():
         for seed, acc in enumerate(np.atleast_1d(accs)):
-            rows.append(dict(domain="cifar", dataset="cifar10", model=model, setting=setting,
+            rows.append(dict(experiment=experiment, domain="cifar", dataset="cifar10", model=model,
+                             setting=setting, excluded="",
                              level=level, seed=seed, bits_per_sample=float(BITS[level]),
                              complete=complete, paper_accuracy=np.nan, test_accuracy=np.nan,
                              test_accuracy_at="{}", **extra) | {metric: float(acc)})
@@ -135,7 +137,7 @@ def test_rate_accuracy_table_orders_levels_and_averages_seeds():
 def test_results_read_back_from_csv_give_the_same_answer(tmp_path):
     runs = results_of(flat_then_dropping(25))
     runs.to_csv(tmp_path / "results.csv", index=False)
-    back = pd.read_csv(tmp_path / "results.csv", dtype={"level": str})
+    back = pd.read_csv(tmp_path / "results.csv", dtype={"level": str, "experiment": str})
     assert analysis.noise_bits_table(back).equals(analysis.noise_bits_table(runs))
 
 
@@ -144,7 +146,7 @@ def test_train_test_grid_averages_seeds_and_fills_the_diagonal():
     runs["test_accuracy_at"] = [json.dumps({"lossless": 0.6, "5": 0.4}),
                                 json.dumps({"lossless": 0.7, "5": 0.5}),
                                 json.dumps({"25": 0.75})]
-    grid = analysis.test_grid(runs)[("cifar", "cifar10", "all-cnns")]
+    grid = analysis.test_grid(runs)[("1a2b3c4d5e6f", "cifar", "cifar10", "all-cnns")]
     assert list(grid.index) == [25, "lossless"] and list(grid.columns) == [5, 25, "lossless"]
     assert grid.loc[25, "lossless"] == pytest.approx(0.65)
     assert grid.loc[25, 25] == pytest.approx(0.85)  # own level from test_accuracy
@@ -161,3 +163,31 @@ def test_no_grid_without_cross_level_tests():
 def test_bad_options_are_usage_errors(options):
     with pytest.raises(UsageError):
         analysis.noise_bits_table(results_of({25: 0.8, "lossless": 0.8}), **options)
+
+
+def test_runs_of_other_experiments_are_never_pooled():
+    # The same model and levels in two experiments (say another learning rate): two curves,
+    # n counts one experiment's seeds, and each gets its own noise bits.
+    one = results_of(flat_then_dropping(25), experiment="aaaaaaaaaaaa")
+    other = results_of({level: 0.3 for level in BITS}, experiment="bbbbbbbbbbbb")
+    rate = analysis.rate_accuracy(pd.concat([one, other], ignore_index=True))
+    assert len(rate) == 2 * len(BITS) and set(rate["n"]) == {1}
+    lossless = rate[rate["level"] == "lossless"].set_index("experiment")["accuracy_mean"]
+    assert lossless.to_dict() == pytest.approx({"aaaaaaaaaaaa": 0.8, "bbbbbbbbbbbb": 0.3})
+    noise = analysis.noise_bits_table(pd.concat([one, other], ignore_index=True))
+    assert dict(zip(noise["experiment"], noise["level"])) == {"aaaaaaaaaaaa": 25, "bbbbbbbbbbbb": 1}
+
+
+def test_excluded_runs_are_not_averaged():
+    runs = pd.concat([results_of({25: 0.8, "lossless": 0.8}),
+                      results_of({25: 0.1}).assign(seed=5, excluded="non-finite loss")],
+                     ignore_index=True)
+    rate = analysis.rate_accuracy(runs)
+    assert rate.set_index("level").loc[25, "n"] == 1
+    assert rate.set_index("level").loc[25, "accuracy_mean"] == pytest.approx(0.8)
+
+
+def test_a_table_without_experiments_is_refused():
+    old = results_of({25: 0.8, "lossless": 0.8}).drop(columns="experiment")
+    with pytest.raises(UsageError, match="collect the run folders again"):
+        analysis.noise_bits_table(old)

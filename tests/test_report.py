@@ -1,5 +1,6 @@
 """Collecting run folders and rendering the report, on hand-written run folders."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import pytest
 from PIL import Image
 
 from helmholtz.errors import UsageError
-from helmholtz.report import collect, read_results, write_report
+from helmholtz.report import write_report
+from helmholtz.results import collect, read_results, summarize
+from helmholtz.runs import experiment_key
 from helpers import write_history
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,14 +21,17 @@ BITS = {5: 2_000, 25: 6_000, 100: 12_000, "lossless": 24_000}
 
 
 def make_run(root, level, seed, val_acc, model="all-cnns", setting=0, complete=True,
-             num_epoch=None, test_at=None, subset=None):
+             num_epoch=None, test_at=None, subset=None, **settings):
+    """A run folder as the trainer writes it; `settings` change the experiment's config."""
     folder = root / "cifar" / model / f"quality_{level}" / f"seed_{seed}"
     folder.mkdir(parents=True)
     config = dict(domain="cifar", dataset="cifar10", model=model, setting=setting, params=701386,
                   level_name="quality", level=level, seed=seed, num_epoch=num_epoch or len(val_acc),
-                  batch_size=128, fixed=True, precision="float32", subset=subset,
+                  batch_size=128, fixed=True, protocol="fixed", precision="float32", subset=subset,
+                  optimizer={"name": "sgd", "learning_rate": 0.01, "momentum": 0.9},
                   bits_per_sample=float(BITS[level]), test_levels=list(BITS),
                   bits_per_sample_at={str(k): v for k, v in BITS.items()})
+    config.update(settings)
     (folder / "config.json").write_text(json.dumps(config))
     write_history(folder, val_acc, 4.0)
     if complete:
@@ -53,24 +59,27 @@ def make_tree(root, grid=True):
 
 def test_collect_reads_complete_incomplete_and_reports_corrupt_folders(tmp_path):
     make_tree(tmp_path)
-    results, problems = collect(tmp_path)
+    results, problems, warnings = collect(tmp_path)
+    assert warnings == []
     assert len(results) == 10
     assert len(problems) == 1 and "quality_50" in problems[0] and "config.json" in problems[0]
     unfinished = results[~results["complete"]]
     assert len(unfinished) == 1
     row = unfinished.iloc[0]
-    assert row["epochs_done"] == 3 and row["paper_accuracy"] == pytest.approx(0.2)
+    assert row["epochs_done"] == 3 and row["best10_accuracy"] == pytest.approx(0.2)
+    assert row["paper_accuracy"] == pytest.approx(0.6 / 4)  # the original counted the header
     assert pd.isna(row["test_accuracy"])
     assert list(results["level"][:4]) == [5, 5, 25, 25]  # levels ordered, not by folder name
     done = results[results["complete"] & (results["model"] == "all-cnns")]
-    assert (done["convergence_epoch"] == 3).all()
+    assert (done["paper_convergence_index0"] == 2).all() and (done["convergence_epoch"] == 3).all()
+    assert results["experiment"].nunique() == 1
     assert (done["seconds_per_epoch"] == 4.0).all()
 
 
 def test_collect_reports_malformed_history(tmp_path):
     folder = make_run(tmp_path, 25, 0, [0.5, 0.6])
     (folder / "history.csv").write_text("epoch,val_accuracy\n1,abc\n")
-    results, problems = collect(tmp_path)
+    results, problems, _ = collect(tmp_path)
     assert results.empty and "history.csv" in problems[0]
 
 
@@ -91,7 +100,7 @@ def test_collect_cli_writes_csv_and_prints_summary(tmp_path):
     # cnns-dense-64 at 25: one complete seed averaged, the unfinished one listed apart
     line = next(l for l in done.stdout.splitlines() if "cnns-dense-64" in l and "70.00" in l)
     assert re.search(r"\b25\s+1\b", line)
-    assert "Incomplete runs" in done.stdout and "seed_1" in done.stdout
+    assert "Runs not averaged in" in done.stdout and "unfinished" in done.stdout
     assert "Unreadable run folders" in done.stdout and "quality_50" in done.stdout
 
 
@@ -121,12 +130,12 @@ def test_report_renders_tables_and_valid_plots(tmp_path):
     noise_section = text.split("## Noise bits")[1].split("## Rate-accuracy")[0]
     noise_row = next(l for l in noise_section.splitlines() if l.startswith("| all-cnns | lossless"))
     assert "| 25 | 6,000 | 18,000 | 75.0% |" in noise_row
-    assert "| all-cnns | 25 | 2 | 6,000 | 80.50 ± 0.71 | 3.0 ± 0.0 | 80.50 ± 0.71 |" in text
-    assert "| cnns-dense-64 | 25 | 1 | 6,000 | 70.00 | 1.0 | 70.00 |" in text
+    assert "| all-cnns | 25 | 2 | 6,000 | 80.50 ± 0.71 | 2.0 ± 0.0 | 80.50 ± 0.71 |" in text
+    assert "| cnns-dense-64 | 25 | 1 | 6,000 | 70.00 | 0.0 | 70.00 |" in text
     assert "| test bits/sample | 2,000 | 6,000 | 12,000 | 24,000 |" in text  # grid header row
     assert "| 25 | 60.00 | 80.50 | - | 75.00 |" in text  # own level from test_accuracy
     assert "Shortened run" in text and "12 epochs (the paper: 200)" in text
-    assert "cifar/cnns-dense-64/quality_25/seed_1 | 3 of 12" in text
+    assert "cifar/cnns-dense-64/quality_25/seed_1 | 3 of 12 | 30.00 | unfinished |" in text
     assert "quality_50" in text.split("## Unreadable run folders")[1]
     assert len(read_results(report.parent / "results.csv")) == 10
 
@@ -136,7 +145,7 @@ def test_report_skips_missing_plots_and_says_so(tmp_path):
     make_run(tmp_path / "logs", "lossless", 0, [0.1 + 0.02 * i for i in range(12)], num_epoch=200)
     report = write_report(tmp_path / "logs", tmp_path / "out")
     text = report.read_text()
-    assert "_No plot of convergence epoch vs level: no run converged._" in text
+    assert "_No plot of convergence vs level: no run converged._" in text
     assert "no run was tested at other levels" in text
     assert "Shortened run" not in text
     assert "1 seed per level: the interval collapses to the point" in text
@@ -151,3 +160,94 @@ def test_report_cli_rejects_negative_eps(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.startswith("error: eps")
     assert not (tmp_path / "out").exists()
+
+
+# --- experiments: only runs of the same settings are seeds of each other -----------------------
+
+ORIGINAL = dict(fixed=False, protocol="original")
+HIGH_LR = dict(optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+
+
+def test_runs_of_other_experiments_are_summarised_and_reported_apart(tmp_path):
+    logs = tmp_path / "logs"
+    for seed in (0, 1):
+        make_run(logs / "a", 25, seed, [0.80] * 12)
+        make_run(logs / "b", 25, seed, [0.50] * 12, **ORIGINAL)
+        make_run(logs / "c", 25, seed, [0.20] * 12, **HIGH_LR)
+        make_run(logs / "a", "lossless", seed, [0.80] * 12)
+    results, problems, warnings = collect(logs)
+    assert problems == [] and warnings == [] and results["experiment"].nunique() == 3
+    at_25 = summarize(results).set_index("experiment")
+    assert list(at_25.loc[at_25["level"] == 25, "n"]) == [2, 2, 2]  # not one level of 6 "seeds"
+    assert sorted(at_25.loc[at_25["level"] == 25, "paper_accuracy_mean"]) == pytest.approx([0.2, 0.5, 0.8])
+
+    text = write_report(logs, tmp_path / "out").read_text()
+    sections = re.findall(r"^## (cifar / cifar10, experiment .*)$", text, flags=re.M)
+    assert len(sections) == 3
+    keys = {name: experiment_key(json.loads((logs / name / "cifar/all-cnns/quality_25/seed_0/config.json")
+                                            .read_text())) for name in "abc"}
+    assert f"experiment {keys['b']} (fixed=False, optimizer.learning_rate=0.01, protocol=original)" in text
+    assert f"experiment {keys['c']} (fixed=True, optimizer.learning_rate=0.1, protocol=fixed)" in text
+    what_was_run = text.split("## What was run")[1].split("\n## ")[0]
+    assert what_was_run.count("| 2 of 2 |") == 2 and "| 4 of 4 |" in what_was_run
+    # plot files of experiments that share a domain and dataset carry the key
+    assert (tmp_path / "out" / f"accuracy_vs_level_cifar_cifar10_{keys['a']}.png").exists()
+
+
+def test_a_seed_run_twice_in_one_experiment_keeps_the_newest_and_says_so(tmp_path):
+    logs = tmp_path / "logs"
+    old = make_run(logs / "first", 25, 0, [0.40] * 12)
+    new = make_run(logs / "second", 25, 0, [0.60] * 12)
+    make_run(logs / "second", 25, 1, [0.70] * 12)
+    for path in old.iterdir():  # the first copy finished a day earlier
+        os.utime(path, (path.stat().st_mtime - 86400,) * 2)
+    results, _, warnings = collect(logs)
+    assert len(warnings) == 1
+    assert "seed 0 was run 2 times" in warnings[0] and f"kept the newest, {new}" in warnings[0]
+    assert str(old) in warnings[0]
+    [row] = summarize(results).itertuples()
+    assert row.n == 2 and row.seeds == "0 1" and row.paper_accuracy_mean == pytest.approx(0.65)
+
+    text = write_report(logs, tmp_path / "out").read_text()
+    assert "## Warnings" in text and "seed 0 was run 2 times" in text
+    apart = text.split("## Runs not averaged in")[1]
+    assert f"first/cifar/all-cnns/quality_25/seed_0 | 12 of 12 | 40.00 | duplicate of seed 0 in {new}" in apart
+
+
+def test_runs_with_non_finite_numbers_are_left_out_with_a_warning(tmp_path):
+    logs = tmp_path / "logs"
+    make_run(logs, 25, 0, [0.6] * 12)
+    diverged = make_run(logs, 25, 1, [0.6] * 12, **HIGH_LR)
+    make_run(logs, 25, 2, [0.6] * 12)
+    history = (diverged / "history.csv").read_text().splitlines()
+    history[4] = "4,nan,0.1,nan,0.1,0.1,4.0"  # loss went to NaN at epoch 4
+    (diverged / "history.csv").write_text("\n".join(history) + "\n")
+    results, problems, warnings = collect(logs)
+    assert problems == []
+    assert warnings == [f"{diverged}: left out of every average: non-finite loss, val_loss in "
+                        "history.csv (epoch 4)"]
+    [row] = summarize(results).itertuples()
+    assert row.n == 2 and row.seeds == "0 2"
+
+
+def test_collect_cli_warns_one_line_per_case(tmp_path):
+    make_run(tmp_path / "a", 25, 0, [0.4] * 12)
+    make_run(tmp_path / "b", 25, 0, [0.6] * 12)
+    bad = make_run(tmp_path / "c", 25, 1, [0.6] * 12)
+    (bad / "result.json").write_text('{"complete": true, "test_accuracy": NaN}')
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "collect.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("warning: ") for line in lines)
+    assert "non-finite test_accuracy in result.json" in done.stderr
+    assert "seed 0 was run 2 times" in done.stderr
+
+
+def test_report_cli_on_an_out_that_is_a_file_is_one_line(tmp_path):
+    make_run(tmp_path / "logs", 25, 0, [0.5] * 3)
+    (tmp_path / "out").write_text("mine")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "report.py"), str(tmp_path / "logs"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "is a file" in done.stderr
+    assert (tmp_path / "out").read_text() == "mine"
