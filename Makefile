@@ -1,13 +1,15 @@
-# make demo: set up, then the shortened paper grid on the offline data, then the report.
+# make demo: set up, then the shortened paper grid on the offline data, then the report, all
+# under demo/ (untracked). `make demo DEMO_OUT=docs/results/demo` renews the committed report.
 # make test: set up, then the test suite.  make reproduce: the full paper grid on CIFAR-10.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEMO_LOGS ?= logs/demo
+DEMO_LOGS ?= demo/runs
+DEMO_OUT ?= demo/report
 SEEDS ?= 0
 
-.PHONY: setup test demo reproduce bench paras clean-demo
+.PHONY: setup test demo reproduce bench paras
 
 setup: $(STAMP)
 
@@ -27,7 +29,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 demo: setup
-	$(PY) scripts/demo.py --log_dir $(DEMO_LOGS) --out docs/results/demo
+	$(PY) scripts/demo.py --log_dir $(DEMO_LOGS) --out $(DEMO_OUT)
 
 reproduce: setup
 	bash cifar/train-all-cnns.sh --seeds $(SEEDS) --levels 1 5 10 15 20 25 50 75 100 lossless

@@ -9,6 +9,10 @@
 Runs are shortened (a training subset, a few epochs) so the whole demo takes
 about a quarter of an hour on two CPU cores; the report says so. Stopped
 halfway, the same command finishes only what is missing.
+
+Everything goes under demo/ (not tracked): the runs to demo/runs, apart from
+the logs/ folder that users collect, and the report to demo/report. The
+committed report is regenerated only on purpose, with --out docs/results/demo.
 """
 import subprocess
 import sys
@@ -21,11 +25,13 @@ from helmholtz import REPO
 from helmholtz.cli import Parser
 from helmholtz.errors import UsageError, cli_main
 
+DEMO_ROOT = REPO / "demo"  # untracked, and outside logs/: collecting logs/ never meets demo runs
 
 def parse_args(argv=None):
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--log_dir", default=str(REPO / "logs" / "demo"))
-    p.add_argument("--out", default=str(REPO / "docs" / "results" / "demo"))
+    p.add_argument("--log_dir", default=str(DEMO_ROOT / "runs"), help="root of the demo's run folders")
+    p.add_argument("--out", default=str(DEMO_ROOT / "report"),
+                   help="report folder (docs/results/demo to renew the committed one)")
     p.add_argument("--seeds", nargs="+", default=["0"])
     p.add_argument("--jobs", default="2", help="runs at once (each gets a share of the cores)")
     p.add_argument("--cifar_subset", default="3000")

@@ -1,6 +1,7 @@
 """A small real sweep, collected and reported: the path `make demo` takes, in seconds."""
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,20 @@ def test_real_sweep_is_collected_and_reported(fashion_folder, tmp_path):
     assert len(images) >= 4
     for name in images:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_writes_outside_logs_and_leaves_the_committed_report_alone():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("demo", REPO / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    args = demo.parse_args([])
+    for path in (args.log_dir, args.out):
+        path = Path(path).resolve()
+        assert not path.is_relative_to(REPO / "logs") and not path.is_relative_to(REPO / "docs")
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(path / "x")], cwd=REPO)
+        assert ignored.returncode == 0, f"{path} is not ignored by git"
+    if shutil.which("make"):  # the make target passes the same untracked folders
+        make = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True)
+        line = next(l for l in make.stdout.splitlines() if "scripts/demo.py" in l)
+        assert "--log_dir demo/runs" in line and "--out demo/report" in line
