@@ -2,6 +2,7 @@
 
     python cifar/data.py --dataset cifar10 --quality 1 5 lossless
     python cifar/data.py --dataset fashion-mnist --data /path/to/idx/folder
+    python cifar/data.py --fixed --quality 25      # upright, for train.py --fixed
 
 Every image goes through Pillow's JPEG encoder at quality q in memory (no files)
 and is decoded back (by simplejpeg when installed: the same libjpeg-turbo
@@ -19,11 +20,21 @@ Sources:
 - fashion-mnist: the idx files of the Debian package dataset-fashion-mnist (or
   `--data FOLDER` holding them), padded to 32x32 with zeros, one channel.
 
-Caches: one HDF5 file per (dataset, level, split) under <cache_dir>/<dataset>/,
-holding `data` (uint8, N x 32 x 32 x C, rows = y as people see the image),
-`label` and `bytes`, and a record (source MD5, library versions, codec
+Orientation: the original transposed its arrays before anything else
+(convert_cifar10.py: (N, 3, 32, 32) -> transpose(0, 3, 2, 1), rows = x) and
+JPEG-encoded those transposed images (restore_images.py). JPEG is not
+symmetric under transposition (its quantisation tables treat horizontal and
+vertical frequencies differently), so by default the images are encoded
+`transposed`, as the original's were; `--fixed` encodes them `upright` (rows =
+y, as people see them). The decoded images stay in the orientation they were
+encoded in, and the sizes are those of what was encoded.
+
+Caches: one HDF5 file per (dataset, level, orientation, split) under
+<cache_dir>/<dataset>/, holding `data` (uint8, N x 32 x 32 x C), `label` and
+`bytes`, and a record (source MD5, orientation, library versions, codec
 settings). A cache whose record differs is rebuilt. The decoded source is
-cached too (`source_<split>.h5`) so that each level does not re-read the archive.
+cached too (`source_<split>.h5`, upright) so that each level does not re-read
+the archive.
 """
 import sys
 from pathlib import Path
@@ -61,8 +72,9 @@ from helmholtz.cli import Parser
 from helmholtz.errors import UsageError, cli_main
 from helmholtz.runs import level_dir
 
-CACHE_FORMAT = 1  # bump when the cache layout or the pipeline changes
+CACHE_FORMAT = 2  # bump when the cache layout or the pipeline changes
 SPLITS = ("train", "test")
+ORIENTATIONS = ("transposed", "upright")  # what is encoded: the original's, or --fixed
 SIZE = 32
 CHANNELS = {"cifar10": 3, "fashion-mnist": 1}
 CHUNK = 500  # images per parallel task: keeps per-task overhead small
@@ -100,14 +112,22 @@ def parse_level(text):
     return q
 
 
-def _check(dataset, split):
+def _check(dataset, split, orientation):
     if dataset not in DATASETS:
         raise UsageError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; choose 'train' or 'test'")
+    if orientation not in ORIENTATIONS:
+        raise UsageError(f"unknown orientation {orientation!r}; choose one of {', '.join(ORIENTATIONS)}")
 
 
 # ---------------------------------------------------------------- codec
+
+def orient(images, orientation):
+    """Upright (N, y, x, C) images as the codec gets them: 'transposed' is the
+    original's (N, x, y, C) (convert_cifar10.py transpose(0, 3, 2, 1))."""
+    return images.transpose(0, 2, 1, 3) if orientation == "transposed" else images
+
 
 def compress(images, level, desc="compressing"):
     """JPEG round trip of uint8 images (N, H, W, C) at quality `level`, on all cores.
@@ -378,8 +398,8 @@ def _read_idx(path, ndim):
 
 # ---------------------------------------------------------------- caches
 
-def cache_path(root, dataset, level, split):
-    tag = "source" if level == "source" else level_dir(LEVEL_NAME, level)
+def cache_path(root, dataset, level, split, orientation=None):
+    tag = "source" if level == "source" else f"{level_dir(LEVEL_NAME, level)}_{orientation}"
     return Path(root) / dataset / f"{tag}_{split}.h5"
 
 
@@ -397,43 +417,45 @@ def _source_split(source, split, root):
     return splits[split]
 
 
-def _level_split(source, level, split, root):
+def _level_split(source, level, split, root, orientation):
     record = {"format": CACHE_FORMAT, "dataset": source.dataset, "split": split, "level": level,
-              "source_md5": source.checksum, **codec_record(level, CHANNELS[source.dataset])}
-    path = cache_path(root, source.dataset, level, split)
+              "orientation": orientation, "source_md5": source.checksum,
+              **codec_record(level, CHANNELS[source.dataset])}
+    path = cache_path(root, source.dataset, level, split, orientation)
     arrays = read_h5(path, record)
     if arrays is None:
         images, labels = _source_split(source, split, root)
-        desc = f"{source.dataset} {level_dir(LEVEL_NAME, level)} {split}"
-        data, sizes = compress(images, level, desc)
+        desc = f"{source.dataset} {level_dir(LEVEL_NAME, level)} {orientation} {split}"
+        data, sizes = compress(orient(images, orientation), level, desc)
         arrays = {"data": data, "label": np.asarray(labels, np.int64), "bytes": sizes}
         write_h5(path, arrays, record)
     return {"data": arrays["data"], "label": arrays["label"].astype(np.int64),
             "bytes": arrays["bytes"].astype(np.int64)}
 
 
-def load_split(dataset, level, split, data_path=None, cache_dir=None):
-    """One split at one level: {'data': uint8 (N, 32, 32, C) in true orientation,
-    'label': int64 (N,), 'bytes': int64 (N,) encoded size}. Builds the cache if needed."""
-    _check(dataset, split)
+def load_split(dataset, level, split, data_path=None, cache_dir=None, orientation="transposed"):
+    """One split at one level: {'data': uint8 (N, 32, 32, C) in `orientation` (the
+    original's 'transposed', rows = x; or 'upright', rows = y), 'label': int64 (N,),
+    'bytes': int64 (N,) encoded size}. Builds the cache if needed."""
+    _check(dataset, split, orientation)
     level = parse_level(level)
     root = default_cache_dir(cache_dir)
-    return _level_split(find_source(dataset, data_path, root), level, split, root)
+    return _level_split(find_source(dataset, data_path, root), level, split, root, orientation)
 
 
-def prepare(dataset, levels, data_path=None, cache_dir=None):
+def prepare(dataset, levels, data_path=None, cache_dir=None, orientation="transposed"):
     """Build (or check) the caches of both splits at every level.
 
     Returns one summary dict per (level, split): level, split, images, mean_bytes.
     """
-    _check(dataset, "train")
+    _check(dataset, "train", orientation)
     levels = list(dict.fromkeys(parse_level(level) for level in levels))
     root = default_cache_dir(cache_dir)
     source = find_source(dataset, data_path, root)
     summary = []
     for level in levels:
         for split in SPLITS:
-            arrays = _level_split(source, level, split, root)
+            arrays = _level_split(source, level, split, root, orientation)
             sizes = arrays["bytes"]
             summary.append({"level": level, "split": split, "images": len(sizes),
                             "mean_bytes": float(sizes.mean()) if len(sizes) else 0.0})
@@ -449,12 +471,17 @@ def main(argv=None):
                    help="JPEG qualities 1..100 and/or 'lossless' (default: the original's nine)")
     p.add_argument("--data", default=None, help="local archive or folder of the dataset")
     p.add_argument("--cache_dir", default=None, help="where caches live (default <repo>/data)")
+    p.add_argument("--fixed", action="store_true",
+                   help="encode the images upright, for train.py --fixed (default: transposed "
+                        "first, as the original)")
     args = p.parse_args(argv)
     levels = [parse_level(q) for q in args.quality]  # all checked before any work
+    orientation = "upright" if args.fixed else "transposed"
     root = default_cache_dir(args.cache_dir)
     source = find_source(args.dataset, args.data, root)
-    print(f"{args.dataset}: source {source.where}; caches in {root / args.dataset}")
-    for row in prepare(args.dataset, levels, args.data, args.cache_dir):
+    print(f"{args.dataset}: source {source.where}; images encoded {orientation}; "
+          f"caches in {root / args.dataset}")
+    for row in prepare(args.dataset, levels, args.data, args.cache_dir, orientation):
         bits = 8 * row["mean_bytes"] / (SIZE * SIZE)
         print(f"  {level_dir(LEVEL_NAME, row['level']):>16} {row['split']:>5}: "
               f"{row['images']:6d} images, {row['mean_bytes']:7.1f} bytes/image "

@@ -3,11 +3,16 @@
     cd cifar && python train.py --quality 5 --setting 0
     python cifar/train.py --dataset fashion-mnist --quality 25 --num_epoch 2 --subset 5000
 
-By default this reproduces the original code, quirks included: images stored
-transposed (so the "horizontal" flip is a vertical one), ReLU on the dense
-heads' logits, and the test set doubling as the validation set that picks the
-best epoch. `--fixed` gives the corrected protocol: true orientation, linear
-logits, 10% of train held out for validation, the test set used once at the end.
+By default this reproduces the original code, quirks included: images
+transposed before JPEG encoding and trained transposed (so the "horizontal"
+flip is a vertical one), ReLU on the dense heads' logits, and the test set
+doubling as the validation set that picks the best epoch. Augmentation is Keras
+2.1.5's ImageDataGenerator as the original configured it: continuous shifts of
+up to 10% per axis, interpolated bilinearly with edges repeated, then a flip of
+the array's columns with p = 0.5, on the float32 [0, 1] images. `--fixed` gives
+the corrected protocol: images encoded and trained upright (the flip is then
+horizontal), linear logits, 10% of train held out for validation, the test set
+used once at the end.
 """
 import sys
 from pathlib import Path
@@ -33,44 +38,73 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.quality = cifar_data.parse_level(args.quality)
     args.test_quality = [cifar_data.parse_level(q) for q in args.test_quality]
+    args.orientation = "upright" if args.fixed else "transposed"  # quirk 1: what is encoded and fed
     return args
 
 
-def shift_and_flip(x, seeds):
-    """Keras-2 ImageDataGenerator(width/height_shift_range=0.1, fill 'nearest',
-    horizontal_flip) on a uint8 batch, as two gathers: shifts move the index
-    grid, clipping the indices repeats the edge pixels ('nearest' fill)."""
+# ---------------------------------------------------------------- augmentation
+# Keras 2.1.5 ImageDataGenerator(width_shift_range=0.1, height_shift_range=0.1,
+# horizontal_flip=True), random_transform per image: draw the row shift, the
+# column shift, shift (scipy affine_transform, bilinear, edges 'nearest'), then
+# flip the columns with p = 0.5.
+SHIFT = 0.1  # of the image size
+AUGMENTATION = "keras2 shift 0.1 bilinear nearest + flip axis 2"
+
+
+def draw_augmentation(n, seeds, h, w):
+    """Per image, in Keras' order: row shift and column shift in pixels, continuous
+    uniform on (-0.1 size, 0.1 size), and whether the columns are flipped."""
     import tensorflow as tf
-    n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
     u = tf.random.stateless_uniform([n, 3], seed=seeds)
-    dy = tf.cast(tf.round((u[:, 0] * 2 - 1) * 0.1 * h), tf.int32)
-    dx = tf.cast(tf.round((u[:, 1] * 2 - 1) * 0.1 * w), tf.int32)
-    rows = tf.clip_by_value(tf.range(h)[None, :] - dy[:, None], 0, h - 1)
-    cols = tf.clip_by_value(tf.range(w)[None, :] - dx[:, None], 0, w - 1)
-    cols = tf.where(u[:, 2:3] < 0.5, w - 1 - cols, cols)
-    x = tf.gather(x, rows, axis=1, batch_dims=1)
-    return tf.gather(x, cols, axis=2, batch_dims=1)
+    return (u[:, 0] * 2 - 1) * (SHIFT * h), (u[:, 1] * 2 - 1) * (SHIFT * w), u[:, 2] < 0.5
+
+
+def shift_and_flip(x, rows, cols, flip):
+    """out[i, j] = x[i + rows, j' + cols] with j' = w - 1 - j where flipped, for a
+    float batch (N, H, W, C): Keras' apply_transform of a pure shift (scipy
+    affine_transform, order=1, mode='nearest') followed by flip_axis(x, 1)."""
+    return _shift_axis(_shift_axis(x, rows, 1), cols, 2, flip)
+
+
+def _shift_axis(x, offset, axis, flip=None):
+    """Linear interpolation at (grid + offset) along one axis; bilinear is separable.
+    Clipping the two taps to the edge equals scipy's 'nearest' (it clamps the
+    coordinate, so both taps land on the edge pixel)."""
+    import tensorflow as tf
+    size = x.shape[axis]
+    grid = tf.range(size)[None, :]
+    if flip is not None:
+        grid = tf.where(flip[:, None], size - 1 - grid, grid)
+    whole = tf.floor(offset)
+    first = grid + tf.cast(whole, tf.int32)[:, None]
+    a = tf.gather(x, tf.clip_by_value(first, 0, size - 1), axis=axis, batch_dims=1)
+    b = tf.gather(x, tf.clip_by_value(first + 1, 0, size - 1), axis=axis, batch_dims=1)
+    frac = tf.reshape(offset - whole, [-1, 1, 1, 1])  # the grid is whole: one fraction per image
+    return a + frac * (b - a)
 
 
 def make_transform(channels):
     def transform(x, seeds, training):
         import tensorflow as tf
-        if training:
-            x = shift_and_flip(x, seeds)
+        # float32(uint8 / 255), the values the original stored (equal for all 256 values);
+        # Keras interpolated those, so the shift comes after the scaling.
         x = tf.cast(x, tf.float32) / 255.0
+        if training:
+            x = shift_and_flip(x, *draw_augmentation(tf.shape(x)[0], seeds, x.shape[1], x.shape[2]))
         # Grey sources are fed as three equal channels so the six models stay as specified.
         return tf.repeat(x, 3, axis=-1) if channels == 1 else x
     return transform
 
 
 def load_data(args):
-    """Arrays for the run, with the original's transposition unless --fixed."""
+    """Arrays for the run: images encoded and kept transposed as the original's
+    (quirk 1), or upright with --fixed."""
     from helmholtz.splits import Data, fixed_shuffle, take
 
     def split(level, name):
-        s = cifar_data.load_split(args.dataset, level, name, args.data, args.cache_dir)
-        x = s["data"] if args.fixed else s["data"].transpose(0, 2, 1, 3)  # quirk 1
-        return (x, s["label"]), s["bytes"]
+        s = cifar_data.load_split(args.dataset, level, name, args.data, args.cache_dir,
+                                  args.orientation)
+        return (s["data"], s["label"]), s["bytes"]
 
     (train, train_bytes), (test, _) = split(args.quality, "train"), split(args.quality, "test")
     order = fixed_shuffle(len(train[1]))
@@ -112,7 +146,8 @@ def main(argv=None):
         "batch_size": args.batch_size, "num_epoch": args.num_epoch,
         "optimizer": {"name": "sgd", "learning_rate": args.learning_rate, "momentum": 0.9,
                       "nesterov": True, "decay_rate": args.decay_rate},
-        "augmentation": "shift 0.1 (nearest) + flip", "fixed": args.fixed,
+        "augmentation": AUGMENTATION, "fixed": args.fixed,
+        "orientation": args.orientation,
         "protocol": "fixed" if args.fixed else "original",
         "precision": resolve_precision(args.precision), "subset": args.subset,
         "test_subset": args.test_subset, "data": args.data, "source_channels": int(channels),

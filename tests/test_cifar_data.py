@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cifar import data
-from helmholtz.cache import read_record
+from helmholtz.cache import read_record, write_h5
 from helmholtz.errors import UsageError, cli_main
 from helpers import cifar_members, write_cifar_archive, write_cifar_folder
 
@@ -63,18 +63,22 @@ def test_parse_level_rejects_everything_else(text):
 
 # ---------------------------------------------------------------- loading
 
-def test_archive_loads_real_images_in_true_orientation(cifar_archive, cifar_splits, cache):
+def test_archive_loads_real_images_upright_or_transposed(cifar_archive, cifar_splits, cache):
     for split, (images, labels) in cifar_splits.items():
+        upright = data.load_split("cifar10", "lossless", split, cifar_archive, cache, "upright")
         s = data.load_split("cifar10", "lossless", split, cifar_archive, cache)
-        assert s["data"].dtype == np.uint8 and s["data"].shape == (len(images), 32, 32, 3)
-        np.testing.assert_array_equal(s["data"], images)  # as Pillow shows them: row = y
-        np.testing.assert_array_equal(s["label"], labels)
-        assert s["label"].dtype == np.int64 and s["bytes"].dtype == np.int64
+        for got in (s, upright):
+            assert got["data"].dtype == np.uint8 and got["data"].shape == (len(images), 32, 32, 3)
+            np.testing.assert_array_equal(got["label"], labels)
+            assert got["label"].dtype == np.int64 and got["bytes"].dtype == np.int64
+        np.testing.assert_array_equal(upright["data"], images)  # as Pillow shows them: row = y
+        np.testing.assert_array_equal(s["data"], images.transpose(0, 2, 1, 3))  # the original's
 
 
-def test_lossless_bytes_are_png_sizes(cifar_archive, cifar_splits, cache):
-    s = data.load_split("cifar10", "lossless", "test", cifar_archive, cache)
-    for image, size in zip(cifar_splits["test"][0], s["bytes"]):
+@pytest.mark.parametrize("orientation", data.ORIENTATIONS)
+def test_lossless_bytes_are_png_sizes_of_what_is_stored(cifar_archive, cache, orientation):
+    s = data.load_split("cifar10", "lossless", "test", cifar_archive, cache, orientation)
+    for image, size in zip(s["data"], s["bytes"]):
         buf = io.BytesIO()
         Image.fromarray(image).save(buf, "PNG")
         assert size == len(buf.getvalue())
@@ -95,7 +99,7 @@ def test_extracted_folder_and_keras_cache_give_the_same_images(cifar_splits, tmp
 def test_fashion_mnist_is_padded_grey(fashion_folder, cache):
     from helpers import read_idx
     original = read_idx(fashion_folder / "t10k-images-idx3-ubyte.gz")
-    s = data.load_split("fashion-mnist", "lossless", "test", fashion_folder, cache)
+    s = data.load_split("fashion-mnist", "lossless", "test", fashion_folder, cache, "upright")
     assert s["data"].shape == (10, 32, 32, 1)
     np.testing.assert_array_equal(s["data"][:, 2:30, 2:30, 0], original)
     border = np.ones((32, 32), bool)
@@ -164,7 +168,8 @@ def test_parallel_chunks_give_the_same_result(cifar_images, monkeypatch):
 
 def test_cache_is_reused_without_reading_or_compressing_again(cifar_archive, cache, monkeypatch):
     first = data.load_split("cifar10", 25, "train", cifar_archive, cache)
-    assert cached_files(cache) == ["quality_25_train.h5", "source_test.h5", "source_train.h5"]
+    assert cached_files(cache) == ["quality_25_transposed_train.h5", "source_test.h5",
+                                   "source_train.h5"]
 
     def fail(*args):
         raise AssertionError("work that the cache should have saved")
@@ -180,13 +185,29 @@ def test_cache_is_reused_without_reading_or_compressing_again(cifar_archive, cac
 
 def test_cache_records_source_and_codec(cifar_archive, cache):
     data.load_split("cifar10", 25, "test", cifar_archive, cache)
-    path = cache / "cifar10" / "quality_25_test.h5"
+    path = cache / "cifar10" / "quality_25_transposed_test.h5"
     with h5py.File(path) as f:
         assert f["data"].dtype == np.uint8 and f["data"].shape == (10, 32, 32, 3)
     record = read_record(path)
     assert record["source_md5"] == hashlib.md5(cifar_archive.read_bytes()).hexdigest()
-    assert record["pillow"] == PIL.__version__
+    assert record["pillow"] == PIL.__version__ and record["orientation"] == "transposed"
     assert record["codec"]["format"] == "JPEG" and record["codec"]["quality"] == 25
+
+
+def test_orientations_and_older_formats_never_share_a_cache(cifar_archive, cache, monkeypatch):
+    transposed = data.load_split("cifar10", 25, "test", cifar_archive, cache)
+    upright = data.load_split("cifar10", 25, "test", cifar_archive, cache, "upright")
+    assert not np.array_equal(transposed["bytes"], upright["bytes"])
+    assert read_record(cache / "cifar10" / "quality_25_upright_test.h5")["orientation"] == "upright"
+    # A cache of the former format (upright pixels, no orientation) is not taken for either.
+    path = cache / "cifar10" / "quality_25_transposed_test.h5"
+    record = read_record(path)
+    del record["orientation"]
+    write_h5(path, upright, {**record, "format": data.CACHE_FORMAT - 1})
+    again = data.load_split("cifar10", 25, "test", cifar_archive, cache)
+    np.testing.assert_array_equal(again["data"], transposed["data"])
+    np.testing.assert_array_equal(again["bytes"], transposed["bytes"])
+    assert read_record(path)["format"] == data.CACHE_FORMAT
 
 
 def test_changed_source_rebuilds_the_cache(cifar_splits, tmp_path, cache):
@@ -202,7 +223,7 @@ def test_changed_source_rebuilds_the_cache(cifar_splits, tmp_path, cache):
 
 def test_damaged_cache_file_is_rebuilt(cifar_archive, cache):
     good = data.load_split("cifar10", 10, "test", cifar_archive, cache)
-    path = cache / "cifar10" / "quality_10_test.h5"
+    path = cache / "cifar10" / "quality_10_transposed_test.h5"
     path.write_bytes(path.read_bytes()[:1000])
     again = data.load_split("cifar10", 10, "test", cifar_archive, cache)
     np.testing.assert_array_equal(again["data"], good["data"])
@@ -263,6 +284,12 @@ def test_archive_with_foreign_pickle_is_refused_without_running_it(tmp_path, cac
     assert not (tmp_path / "pwned").exists()
 
 
+def test_unknown_orientation_is_refused_before_any_work(cifar_archive, cache):
+    with pytest.raises(UsageError, match="orientation 'sideways'.*transposed, upright"):
+        data.load_split("cifar10", 25, "test", cifar_archive, cache, "sideways")
+    assert cached_files(cache) == []
+
+
 def test_missing_data_path_and_fashion_files(tmp_path, cache):
     with pytest.raises(UsageError, match="does not exist"):
         data.load_split("cifar10", 25, "test", tmp_path / "nowhere.tar.gz", cache)
@@ -287,8 +314,16 @@ def test_command_line_prepares_caches(cifar_archive, cache):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "quality_5" in done.stdout and "quality_lossless" in done.stdout
-    assert cached_files(cache) == ["quality_5_test.h5", "quality_5_train.h5", "quality_lossless_test.h5",
-                                   "quality_lossless_train.h5", "source_test.h5", "source_train.h5"]
+    assert "encoded transposed" in done.stdout
+    assert cached_files(cache) == ["quality_5_transposed_test.h5", "quality_5_transposed_train.h5",
+                                   "quality_lossless_transposed_test.h5",
+                                   "quality_lossless_transposed_train.h5", "source_test.h5",
+                                   "source_train.h5"]
+    fixed = subprocess.run([sys.executable, "cifar/data.py", "--fixed", "--quality", "5",
+                            "--data", str(cifar_archive), "--cache_dir", str(cache)],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert fixed.returncode == 0 and "encoded upright" in fixed.stdout, fixed.stderr
+    assert {"quality_5_upright_test.h5", "quality_5_upright_train.h5"} < set(cached_files(cache))
     bad = subprocess.run([sys.executable, "cifar/data.py", "--quality", "101"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
