@@ -15,6 +15,15 @@ by frame:
   librosa's resampler, which keeps time alignment) and cut or zero-pad to the
   original length. Cross-correlation of original and decoded peaks at lag 0.
 
+The original decoded `lame -b` files with ffmpeg. At 64 kbps and up the
+`lame` command writes a gapless (Info) tag that ffmpeg honours, and its clips
+are these samples. At 32 kbps and below the frames are too small for the tag,
+so its decoded clips kept the delay and the padding: 2210 / 3046 / 6091
+samples late at 32 / 16 / 8 kbps (at 44.1 kHz), 178 / 180 / 187 frames long
+instead of 173. We keep the alignment at every bitrate, so that all levels
+share one input shape and timing (models are also tested at other levels);
+docs/fidelity.md gives the size of the difference.
+
 The size of a clip is the real encoded MP3 byte count; the `lossless` level
 keeps the samples and counts 16-bit PCM bytes, the uncompressed reference.
 """

@@ -19,13 +19,16 @@ Sources (`--data PATH`; without it, the built-in generated set):
 
 Every clip is read as mono 44.1 kHz (other rates are resampled, channels
 averaged), passed through the codec (audio/codec.py: LAME CBR MP3 and back,
-lined up sample for sample, or `lossless`), padded or cut to the longest clip
-of the source (2 s for IDMT: 88,200 samples), and turned into a 96-band mel
-spectrogram as the original did: librosa STFT magnitude (n_fft 2048, hop 512),
-mel filter bank, `amplitude_to_db`, float16, shape 96 x 173 x 1 for 2 s.
+lined up sample for sample, or `lossless`), zero-padded at the end to the
+longest clip of the source (2 s for IDMT: 88,200 samples), and turned into
+the original's features, bit for bit what its librosa 0.6 computed:
+`amplitude_to_db` of a 96-band POWER mel spectrogram (n_fft 2048, hop 512,
+centred frames padded by reflection, Slaney filters), so 20*log10 of power
+floored 80 dB below the clip's peak; float16, 96 x 173 x 1 for 2 s.
 
-The 80/20 train/test split is made per class from each file's path and the
-seed alone, before any codec, so it is the same at every bitrate. One HDF5
+The 80/20 train/test split is made per class (int(0.8 * n) to train, as the
+original) from each file's path and the seed alone, before any codec, so it
+is the same at every bitrate (the original's was unseeded). One HDF5
 cache per (source, level, split) holds `data`, `label`, `bytes` (encoded size
 per clip), `files` and `classes`, and a record of the source checksum (file
 list, sizes, mtimes), library versions and settings; a cache whose record
@@ -57,11 +60,13 @@ from helmholtz.cli import Parser
 from helmholtz.errors import UsageError, cli_main
 
 SPLITS = ("train", "test")
-TEST_FRACTION = 0.2
+TRAIN_FRACTION = 0.8  # per class, the original's int(n * 0.8)
 DEFAULT_SEED = 2337
-FEATURES = dict(sample_rate=SAMPLE_RATE, n_mels=96, n_fft=2048, hop_length=512,
-                magnitude_power=1.0, to_db="amplitude_to_db", top_db=80.0, dtype="float16")
-FORMAT = 1  # bump when the cache contents change for the same record
+# What the original's librosa 0.6 computed (see mel_features).
+FEATURES = dict(sample_rate=SAMPLE_RATE, n_mels=96, n_fft=2048, hop_length=512, window="hann",
+                center=True, pad_mode="reflect", mel_filters="slaney", spectrum_power=2.0,
+                to_db="amplitude_to_db", ref=1.0, amin=1e-5, top_db=80.0, dtype="float16")
+FORMAT = 2  # bump when the cache contents change for the same record
 IDMT_NAME = "idmt"
 
 
@@ -153,13 +158,14 @@ def source_checksum(root, items):
 
 
 def split_items(items, seed=DEFAULT_SEED):
-    """{'train': [...], 'test': [...]}: per class, the 20% of files whose seeded
-    hash of the path ranks first go to test. Depends on file identity only."""
+    """{'train': [...], 'test': [...]}: per class, int(0.8 * n) files go to train
+    as in the original, those whose seeded hash of the path ranks last (the
+    original shuffled unseeded). Depends on file identity only."""
     rank = lambda rel: hashlib.sha256(f"{seed}:{rel}".encode()).hexdigest()  # noqa: E731
     out = {"train": [], "test": []}
     for label in sorted({lab for _, lab in items}):
         members = sorted((it for it in items if it[1] == label), key=lambda it: rank(it[0]))
-        n_test = max(1, round(TEST_FRACTION * len(members))) if len(members) >= 2 else 0
+        n_test = len(members) - int(len(members) * TRAIN_FRACTION)
         out["test"] += sorted(members[:n_test])
         out["train"] += sorted(members[n_test:])
     return out
@@ -170,21 +176,28 @@ def split_items(items, seed=DEFAULT_SEED):
 @functools.lru_cache(maxsize=None)
 def _mel_basis():
     import librosa
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=FEATURES["n_fft"], n_mels=FEATURES["n_mels"])
+    # Slaney filters in float64, as librosa 0.6 built them (today's default is float32).
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=FEATURES["n_fft"], n_mels=FEATURES["n_mels"],
+                               htk=False, norm="slaney", dtype=np.float64)
 
 
 def mel_features(samples):
-    """Mono 44.1 kHz samples -> float16 (96, frames, 1) log-mel spectrogram.
+    """Mono 44.1 kHz samples -> float16 (96, frames, 1) dB mel spectrogram, as the original.
 
-    The same as librosa.amplitude_to_db(librosa.feature.melspectrogram(y, sr,
-    n_fft=2048, hop_length=512, n_mels=96, power=1)), with the filter bank
-    built once instead of per clip.
+    The original computed librosa.amplitude_to_db(librosa.feature.melspectrogram(y, sr,
+    n_mels=96)) with librosa 0.6: a POWER mel spectrogram (|STFT|^2, n_fft 2048, hop
+    512, centred frames padded by reflection) through Slaney filters, then
+    amplitude_to_db, i.e. 20*log10 of power floored 80 dB below the clip's peak.
+    librosa 0.6's STFT was complex64 whatever the input; float32 samples give the
+    same here. The filter bank is built once instead of per clip.
     """
     import librosa
-    magnitude = np.abs(librosa.stft(np.asarray(samples, np.float32), n_fft=FEATURES["n_fft"],
-                                    hop_length=FEATURES["hop_length"]))
-    mel = librosa.amplitude_to_db(_mel_basis() @ magnitude, top_db=FEATURES["top_db"])
-    return mel.astype(np.float16)[..., None]
+    spectrum = librosa.stft(np.asarray(samples, np.float32), n_fft=FEATURES["n_fft"],
+                            hop_length=FEATURES["hop_length"], center=True, pad_mode="reflect")
+    power = np.abs(spectrum) ** FEATURES["spectrum_power"]
+    mel_db = librosa.amplitude_to_db(_mel_basis() @ power, ref=1.0, amin=FEATURES["amin"],
+                                     top_db=FEATURES["top_db"])
+    return mel_db.astype(np.float16)[..., None]
 
 
 def read_clip(path):
@@ -242,7 +255,7 @@ def cache_path(name, root, level, split, cache_dir=None):
 
 def _record(checksum, classes, level, split, seed):
     return dict(format=FORMAT, source=checksum, classes=classes, level=level, split=split,
-                seed=seed, test_fraction=TEST_FRACTION, features=FEATURES,
+                seed=seed, train_fraction=TRAIN_FRACTION, features=FEATURES,
                 codec=dict(encoder="lame cbr", quality=LAME_QUALITY, delay=ENCODER_DELAY,
                            resampler="soxr_hq"),
                 versions=_versions())

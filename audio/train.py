@@ -4,16 +4,20 @@
     cd audio && python train.py --bitrate 32 --setting 0
 
 Adadelta with the Keras-2 defaults (lr 1.0, rho 0.95, eps 1e-7), batch 50,
-25% of the training split held out for validation (Keras `validation_split`:
-the last quarter, here of a fixed shuffle), best val accuracy checkpointed.
-The held-out test split, which the original never used, is evaluated once at
-the end. By default the original's frequency-axis BatchNormalization is kept;
-`--fixed` normalises over channels instead.
+best val accuracy checkpointed. Validation as the original made it: the
+training clips in class-name order, cut to a multiple of the batch size,
+shuffled by numpy's seed (2337), and the last 25% held out (Keras
+`validation_split`). The held-out test split, which the original never used,
+is evaluated once at the end. By default the original's frequency-axis
+BatchNormalization is kept; `--fixed` normalises over channels instead and
+holds out the last 25% of a fixed shuffle of every training clip.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
 
 from audio import DEFAULT_DATASET, DOMAIN, LEVEL_NAME, MODELS
 from audio import data as audio_data
@@ -44,22 +48,56 @@ def transform(x, seeds, training):
     return tf.cast(x, tf.float32)  # float16 dB mel spectrograms, fed as they are
 
 
+def hold_out(classes, labels, files, val, batch_size, seed, fixed):
+    """(training, validation) indices into the train split.
+
+    Original: build_dataset loaded the clips class by class (class names sorted),
+    stopped at the last multiple of the batch size, shuffled with
+    np.random.seed(seed); Keras' validation_split then kept the first
+    int(N * (1 - val)) for training. --fixed: every clip, a fixed shuffle, the
+    last round(N * val) held out.
+    """
+    from helmholtz.splits import fixed_shuffle
+    if fixed:
+        order = fixed_shuffle(len(labels))
+        n_val = max(1, int(round(len(order) * val)))
+        return order[:-n_val], order[-n_val:]
+    loaded = sorted(range(len(labels)), key=lambda i: (classes[labels[i]], files[i]))
+    n = len(loaded) // batch_size * batch_size
+    if n == 0:
+        raise UsageError(f"the train split holds {len(loaded)} clips, fewer than one batch of "
+                         f"{batch_size}; lower --batch_size or pass --fixed")
+    shuffle = np.arange(n)
+    np.random.RandomState(seed).shuffle(shuffle)  # np.random.seed(seed); np.random.shuffle
+    order = np.array(loaded[:n])[shuffle]
+    split_at = int(n * (1.0 - val))
+    if not 0 < split_at < n:
+        raise UsageError(f"--val {val} of {n} training clips leaves none for training or for "
+                         "validation; choose a --val nearer 0.25")
+    return order[:split_at], order[split_at:]
+
+
 def load_data(args):
     from helmholtz.splits import Data, fixed_shuffle, take
 
     def split(level, name):
         s = audio_data.load_split(level, name, args.data, args.cache_dir, args.skip_bad, args.seed)
-        return (s["data"], s["label"]), s["bytes"], list(s["classes"])
+        return (s["data"], s["label"]), s["bytes"], list(s["classes"]), s["files"]
 
-    train, train_bytes, classes = split(args.bitrate, "train")
-    test, _, _ = split(args.bitrate, "test")
-    order = fixed_shuffle(len(train[1]))  # the split files are grouped by class
-    n_val = max(1, int(round(len(order) * args.val)))
-    train_idx, val_idx = order[:-n_val][:args.subset], order[-n_val:][:args.test_subset]
+    train, train_bytes, classes, train_files = split(args.bitrate, "train")
+    test, _, _, _ = split(args.bitrate, "test")
+    fit_idx, val_idx = hold_out(classes, train[1], train_files, args.val, args.batch_size,
+                                args.seed, args.fixed)
+    left_out = len(train[1]) - len(fit_idx) - len(val_idx)
+    if left_out:
+        print(f"original protocol: {left_out} of {len(train[1])} training clips left out (the "
+              f"last in class order), a multiple of --batch_size {args.batch_size} kept; "
+              "--fixed keeps them all")
+    train_idx, val_idx = fit_idx[:args.subset], val_idx[:args.test_subset]
     test_idx = fixed_shuffle(len(test[1]), args.test_subset)
     extra, extra_bits = {}, {}
     for level in args.test_bitrate:
-        xy, nbytes, _ = split(level, "test")
+        xy, nbytes, _, _ = split(level, "test")
         extra[level], extra_bits[str(level)] = take(xy, test_idx), float(nbytes[test_idx].mean() * 8)
     data = Data(train=take(train, train_idx), val=take(train, val_idx), test=take(test, test_idx),
                 extra_tests=extra)
@@ -90,7 +128,8 @@ def main(argv=None):
         "val": args.val, "fixed": args.fixed, "protocol": "fixed" if args.fixed else "original",
         "precision": resolve_precision(args.precision), "subset": args.subset,
         "test_subset": args.test_subset, "data": args.data, "classes": classes,
-        "input_shape": list(shape), "train_size": len(data.train[1]), "val_size": len(data.val[1]),
+        "input_shape": list(shape), "data_format": audio_data.FORMAT,
+        "train_size": len(data.train[1]), "val_size": len(data.val[1]),
         "test_size": len(data.test[1]), "test_levels": args.test_bitrate,
         "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
     }

@@ -50,8 +50,10 @@ def test_short_training_learns_and_records_the_test_split(three_effects, env, tm
     config = json.loads((folder / "config.json").read_text())
     assert config["classes"] == ["Distortion", "NoFX", "Tremolo"] or len(config["classes"]) == 3
     assert config["optimizer"]["learning_rate"] == 1.0 and config["batch_size"] == 50
-    # 300 clips: 240 train (of which 25% validation), 60 test.
-    assert (config["train_size"], config["val_size"], config["test_size"]) == (180, 60, 60)
+    # 300 clips: 240 train, 60 test; as the original, 200 of the 240 (a multiple of the
+    # batch size) are kept, and the last 25% of them validate.
+    assert (config["train_size"], config["val_size"], config["test_size"]) == (150, 50, 60)
+    assert "40 of 240 training clips left out" in proc.stdout
     assert result["epochs"] == 12 and result["test_accuracy"] >= 0.5, result  # chance is 1/3
     assert "8" in result["test_accuracy_at"]
     # MP3 at 32 kbps for 2 s: about 64 kbit per clip.
