@@ -5,9 +5,13 @@ A sweep is a list of runs, each one call of the domain's train.py:
     <python> <domain>/train.py --<level_name> L --setting S --seed K --log_dir ROOT [train.py flags]
 
 Grids: `paper` is what the original scripts ran (the default model at every
-level, the five others at the paper level); `full` is every model at every
-level. `--levels` replaces the grid's list of levels, `--models` keeps only
-the named models; every grid point runs once per seed.
+level of the domain's DEFAULT_LEVELS, the five others at its PAPER_LEVEL);
+`full` is every model at every level of FULL_LEVELS (DEFAULT_LEVELS where a
+domain has no other). `--levels` replaces the grid's list of levels,
+`--models` keeps only the named models; every grid point runs once per seed.
+Flags after `--` go to every run; they are parsed by the domain's own
+train.py parser when the sweep is planned, so a bad one stops the sweep (and
+`--dry_run`) before any run starts.
 
 Each run writes its own run folder (helmholtz.runs) and its output to its own
 log file, <log_dir>/sweep-logs/<domain>-<model>-<level_name>_<level>-seed_<k>.log.
@@ -15,7 +19,17 @@ A run whose folder holds result.json (for at least the epochs asked for) is
 complete and skipped, so a stopped sweep is started again with the same
 command and finishes what is missing.
 A failed run does not stop the others; the failures are listed at the end
-with their log file and last lines, and the sweep exits 1.
+with their log file and last lines, and the sweep exits 1. A run whose
+folder is locked by a live trainer (helmholtz.runs.lock_holder: another
+sweep, or one started by hand) is not started: it is reported as running
+elsewhere, with the holder's pid and host.
+
+Each training runs in its own process group. SIGINT and SIGTERM to the sweep
+are passed on to every run in flight (as the same signal; a run that has not
+stopped after GRACE seconds is killed), and the sweep exits 130; on Linux a
+run also gets SIGTERM when the sweep dies, even by SIGKILL, so no training
+goes on unnoticed. The runs never inherit an ignored SIGINT (a shell's
+background job ignores it; the sweep itself then does too: stop it with SIGTERM).
 
 Engines: `local` runs on this machine, one run per GPU at a time (or
 `--per_gpu K`), each pinned with CUDA_VISIBLE_DEVICES; with no GPU it runs
@@ -23,30 +37,42 @@ Engines: `local` runs on this machine, one run per GPU at a time (or
 `ray` sends the same runs to a Ray cluster that shares the file system
 (repository and log_dir at the same paths on every node).
 """
+import contextlib
+import ctypes
+import functools
 import importlib
+import io
 import os
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import SimpleQueue
-from threading import Event, Lock
+from threading import Lock
 
 from helmholtz import REPO
 from helmholtz.cli import Parser, trainer_parser
 from helmholtz.errors import UsageError
 from helmholtz.runs import RESULT, default_log_dir, is_complete, read_json, run_dir
 
+try:
+    from helmholtz.runs import lock_holder
+except ImportError:  # run folders without locks: none is ever held
+    def lock_holder(folder):
+        return None
+
 DOMAINS = ("cifar", "audio")
 GRIDS = ("paper", "full")
 ENGINES = ("local", "ray")
 LOG_FOLDER = "sweep-logs"
 TAIL_LINES = 15
+GRACE = 10  # seconds a run has to stop after the signal, before it is killed
 _ECHO_LOCK = Lock()
 
 
@@ -92,8 +118,10 @@ def grid_points(domain, grid="paper", levels=None, models=None):
     if levels:  # the domain's own rules, as train.py applies them (imported only when needed)
         parse_level = importlib.import_module(f"{domain}.data").parse_level
         levels = [parse_level(str(level)) for level in levels]
-    else:
+    elif grid == "paper":
         levels = consts.DEFAULT_LEVELS
+    else:
+        levels = getattr(consts, "FULL_LEVELS", consts.DEFAULT_LEVELS)
     default, others = consts.MODELS[0], consts.MODELS[1:]
     if grid == "paper":
         points = [(default, level) for level in levels] + [(m, consts.PAPER_LEVEL) for m in others]
@@ -155,6 +183,23 @@ def plan(domain, grid="paper", seeds=(0,), levels=None, models=None, log_dir=Non
     return runs
 
 
+def check_pass_through(domain, run):
+    """Parse one run's command with the domain's own train.py parser (no TensorFlow is
+    imported), so that a bad flag after -- stops the sweep before any run starts."""
+    parse_args = importlib.import_module(f"{domain}.train").parse_args
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            parse_args(list(run.command[2:]))
+    except SystemExit as e:
+        if e.code in (0, None):
+            raise  # --help after --: train.py's help was shown
+        problem = said.getvalue().strip().removeprefix("error: ").removesuffix("; see --help")
+        raise UsageError(f"after --: {problem}; see python {domain}/train.py --help") from None
+    except UsageError as e:
+        raise UsageError(f"after --: {e}") from None
+
+
 def is_done(folder, num_epoch):
     """Complete as train.py sees it: result.json is there, for at least `num_epoch` epochs
     (asked for more, train.py extends the run)."""
@@ -174,6 +219,12 @@ def split_complete(runs, train_args=()):
     num_epoch = int(flag_value(train_args, "--num_epoch") or trainer_parser("", 1).get_default("num_epoch"))
     done = {r for r in runs if is_done(r.folder, num_epoch)}
     return [r for r in runs if r not in done], [r for r in runs if r in done]
+
+
+def held_elsewhere(runs):
+    """{run: "pid 1234 on host"} for the runs whose folder a live trainer has locked."""
+    held = {run: lock_holder(run.folder) for run in runs}
+    return {run: holder for run, holder in held.items() if holder}
 
 
 # --- where to run: devices and per-run environments -----------------------------------------
@@ -224,13 +275,39 @@ def describe(env):
 @dataclass(frozen=True)
 class Outcome:
     run: Run
-    returncode: object  # None: it never got to an exit status (Ray lost the task)
+    returncode: object  # None: it never got to an exit status (not started, or Ray lost the task)
     seconds: float
     tail: str = ""      # last lines of its log, for the failure report
+    elsewhere: str = ""  # "pid 1234 on host": its folder is locked by that live trainer
 
     @property
     def ok(self):
         return self.returncode == 0
+
+    @property
+    def failed(self):
+        return not self.ok and not self.elsewhere
+
+
+class Stopped(KeyboardInterrupt):
+    """The sweep got SIGINT or SIGTERM; its runs get the same signal."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_on_signals():
+    """SIGINT and SIGTERM raise Stopped (once: a second one while stopping is ignored).
+    An ignored SIGINT stays ignored: a shell's background job keeps out of Ctrl-C."""
+    def stop(signum, frame):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(s) is stop:
+                signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+    signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, stop)
 
 
 def tail(path, lines=TAIL_LINES):
@@ -245,61 +322,141 @@ def tail(path, lines=TAIL_LINES):
     return "\n".join([line for line in shown if line][-lines:])
 
 
-def execute(run, env, live=None):
-    """Run one training to its end, its output appended to its log file."""
-    run.log.parent.mkdir(parents=True, exist_ok=True)
+def _prctl():
+    """libc's prctl on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+PR_SET_PDEATHSIG = 1
+_PRCTL = _prctl()
+
+
+def _child_setup(sweep_pid):
+    """In the run's process, before exec: default SIGINT and SIGTERM (an ignored one would
+    be inherited), and SIGTERM when the sweep dies (Linux), however it dies."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != sweep_pid:  # the sweep died before the line above
+            os._exit(1)
+
+
+def _signal_group(proc, signum):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)  # the run and whatever it started
+
+
+def stop_all(procs, signum=signal.SIGINT, grace=GRACE):
+    """Pass `signum` to every run's process group; kill those still there after `grace` s."""
+    for proc in procs:
+        _signal_group(proc, signum)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+
+class InFlight:
+    """The trainings running now; once stopped, no new one starts."""
+
+    def __init__(self):
+        self.procs, self.lock, self.stopped = set(), Lock(), False
+
+    def start(self, run, env):
+        """Start a run (its output appended to its log) in its own process group; None
+        once stopped."""
+        with self.lock:
+            if self.stopped:
+                return None
+            run.log.parent.mkdir(parents=True, exist_ok=True)
+            with open(run.log, "a") as log:
+                log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                          f"{shlex.join([f'{k}={v}' for k, v in env.items()] + list(run.command))}\n")
+                log.flush()
+                proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, env={**os.environ, **env},
+                                        process_group=0,
+                                        preexec_fn=functools.partial(_child_setup, os.getpid()))
+            self.procs.add(proc)
+            return proc
+
+    def finished(self, proc):
+        with self.lock:
+            self.procs.discard(proc)
+
+    def stop(self, signum=signal.SIGINT):
+        with self.lock:
+            self.stopped = True
+            procs = list(self.procs)
+        stop_all(procs, signum)
+
+
+def execute(run, env, in_flight=None):
+    """Run one training to its end; None if the sweep was stopped before it started."""
+    in_flight = in_flight or InFlight()
     start = time.time()
-    with open(run.log, "a") as log:
-        log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} "
-                  f"{shlex.join([f'{k}={v}' for k, v in env.items()] + list(run.command))}\n")
-        log.flush()
-        proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env={**os.environ, **env})
-    if live is not None:
-        live.add(proc)
+    proc = in_flight.start(run, env)
+    if proc is None:
+        return None
     try:
         code = proc.wait()
-    except BaseException:  # interrupted or cancelled: take the training down with us
-        stop(proc)
+    except BaseException as e:  # interrupted or cancelled (Ray): take the training down with us
+        stop_all([proc], getattr(e, "signum", signal.SIGINT))
         raise
     finally:
-        if live is not None:
-            live.discard(proc)
+        in_flight.finished(proc)
     return Outcome(run, code, time.time() - start, "" if code == 0 else tail(run.log))
 
 
-def stop(proc, grace=30):
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def settle(outcome):
+    """A run that failed while another live trainer holds its folder's lock was not
+    started (the trainer refuses a locked folder): it is running elsewhere."""
+    if outcome.ok or outcome.elsewhere:
+        return outcome
+    holder = lock_holder(outcome.run.folder)
+    return replace(outcome, elsewhere=holder) if holder else outcome
 
 
 def finished(i, n, outcome):
     r = outcome.run
     if outcome.ok:
         echo(f"[{i}/{n}] done     {r.name} in {outcome.seconds:.0f} s")
+    elif outcome.elsewhere:
+        echo(f"[{i}/{n}] skipped  {r.name}: running elsewhere ({outcome.elsewhere})")
     else:
         echo(f"[{i}/{n}] FAILED   {r.name} (exit {outcome.returncode}); log: {r.log}")
 
 
 def run_local(runs, slots):
     """Run `runs` on this machine, at most one per slot (environment) at a time."""
-    free, live, stopping, n = SimpleQueue(), set(), Event(), len(runs)
+    free, in_flight, n = SimpleQueue(), InFlight(), len(runs)
     for env in slots:
         free.put(env)
 
     def one(i, run):
         env = free.get()
         try:
-            if stopping.is_set():
+            if in_flight.stopped:
                 return None
-            echo(f"[{i}/{n}] start    {run.name} ({describe(env)})")
-            outcome = execute(run, env, live)
-            if not stopping.is_set():
-                finished(i, n, outcome)
+            holder = lock_holder(run.folder)  # taken since the sweep was planned
+            if holder:
+                outcome = Outcome(run, None, 0.0, elsewhere=holder)
+            else:
+                echo(f"[{i}/{n}] start    {run.name} ({describe(env)})")
+                outcome = execute(run, env, in_flight)
+                if outcome is None or in_flight.stopped:
+                    return outcome
+                outcome = settle(outcome)
+            finished(i, n, outcome)
             return outcome
         finally:
             free.put(env)
@@ -308,11 +465,9 @@ def run_local(runs, slots):
         futures = [pool.submit(one, i, run) for i, run in enumerate(runs, 1)]
         try:
             return [f.result() for f in futures]
-        except BaseException:
-            stopping.set()
+        except BaseException as e:
             pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(live):
-                stop(proc)
+            in_flight.stop(getattr(e, "signum", signal.SIGINT))
             raise
 
 
@@ -363,7 +518,7 @@ def run_ray(runs, address="auto", gpus_per_run=None, cpus_per_run=1):
                     outcome = ray.get(ready[0])
                 except ray.exceptions.RayError as e:
                     outcome = Outcome(run, None, 0.0, str(e).strip()[-2000:])
-                outcomes[run] = outcome
+                outcomes[run] = outcome = settle(outcome)
                 finished(len(outcomes), n, outcome)
         except BaseException:
             for ref in pending:
@@ -431,7 +586,11 @@ def main(argv=None):
     args, train_args = parse_args(argv)
     runs = plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
                 train_args, args.python, args.trainer)
+    if Path(runs[0].command[1]) == (REPO / args.domain / "train.py").absolute():
+        check_pass_through(args.domain, runs[0])  # another --trainer checks its own flags
     todo, done = split_complete(runs, train_args)
+    held = held_elsewhere(todo)
+    todo = [r for r in todo if r not in held]
     if args.engine == "local":
         gpus = discover_gpus() if args.gpus is None else parse_gpus(args.gpus)
         slots = local_slots(gpus, args.per_gpu or 1, args.jobs or 1)
@@ -439,8 +598,11 @@ def main(argv=None):
                  f"CPU, {len(slots)} run(s) at once, {slots[0]['TF_NUM_INTRAOP_THREADS']} threads each")
     else:
         where = f"Ray at {args.address or 'auto'}"
-    echo(f"{len(runs)} runs: {len(todo)} to run ({where}), {len(done)} complete; "
-         f"logs in {Path(args.log_dir).absolute() / LOG_FOLDER}")
+    echo(f"{len(runs)} runs: {len(todo)} to run ({where}), {len(done)} complete"
+         + (f", {len(held)} running elsewhere" if held else "")
+         + f"; logs in {Path(args.log_dir).absolute() / LOG_FOLDER}")
+    for r, holder in held.items():
+        echo(f"elsewhere {r.name}: running elsewhere ({holder}); not started here")
     if args.dry_run:
         for r in done:
             echo(f"complete {r.name}")
@@ -449,13 +611,19 @@ def main(argv=None):
         return 0
     if not todo:
         return 0
+    if threading.current_thread() is threading.main_thread():
+        stop_on_signals()
     if args.engine == "local":
         outcomes = run_local(todo, slots)
     else:
         outcomes = run_ray(todo, args.address or "auto", args.gpus_per_run, args.cpus_per_run or 1)
-    failed = [o for o in outcomes if not o.ok]
-    echo(f"sweep finished: {len(outcomes) - len(failed)} ran, {len(done)} were complete, "
-         f"{len(failed)} failed")
+    failed = [o for o in outcomes if o.failed]
+    elsewhere = [o for o in outcomes if o.elsewhere]
+    echo(f"sweep finished: {sum(o.ok for o in outcomes)} ran, {len(done)} were complete, "
+         f"{len(held) + len(elsewhere)} running elsewhere, {len(failed)} failed")
+    if held or elsewhere:
+        echo("Runs that another live trainer holds were not started here; they finish there "
+             "(the same command afterwards checks them).")
     for o in failed:
         echo(f"\nFAILED {o.run.name} (exit {o.returncode}); log: {o.run.log}")
         for line in o.tail.splitlines():

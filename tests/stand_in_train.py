@@ -1,15 +1,19 @@
 """A stand-in for cifar/train.py and audio/train.py in the sweep tests.
 
 Same flags (others are accepted and ignored), same run folder and files
-(config.json, history.csv, result.json last), no training: it runs in a
-fraction of a second. Test hooks: `--fail LEVEL:SEED` makes that run exit 1,
-`--sleep S` makes each run last S seconds; every call is appended to
-<log_dir>/stand_in_calls.txt, and config.json/result.json record the
-CUDA_VISIBLE_DEVICES and thread count the run saw and when it ran.
+(config.json, history.csv, result.json last), and like train.py it holds the
+run folder's lock while it runs and exits 2 when another process holds it; no
+training: it runs in a fraction of a second. Test hooks: `--fail LEVEL:SEED`
+makes that run exit 1, `--sleep S` makes each run last S seconds; every call
+is appended to <log_dir>/stand_in_calls.txt, every SIGINT or SIGTERM it gets
+to <log_dir>/stand_in_signals.txt, and config.json/result.json record the
+CUDA_VISIBLE_DEVICES and thread count the run saw, its pid and process group,
+and when it ran.
 """
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import audio  # noqa: E402
 import cifar  # noqa: E402
+from helmholtz import runs  # noqa: E402
 from helmholtz.runs import CONFIG, HISTORY, HISTORY_COLUMNS, RESULT, is_complete, run_dir  # noqa: E402
 
 p = argparse.ArgumentParser()
@@ -45,14 +50,35 @@ if is_complete(folder) and not args.force:
     print(f"complete: {folder}")
     sys.exit(0)
 
+
+def record_signal(signum, frame):
+    with open(Path(args.log_dir) / "stand_in_signals.txt", "a") as f:
+        f.write(f"{signal.Signals(signum).name} {os.getpid()}\n")
+    sys.exit(128 + signum)
+
+
+for handled in (signal.SIGINT, signal.SIGTERM):
+    if signal.getsignal(handled) is not signal.SIG_IGN:  # an ignored one stays ignored
+        signal.signal(handled, record_signal)
+
+folder.mkdir(parents=True, exist_ok=True)
+if hasattr(runs, "run_lock"):
+    from filelock import Timeout
+    lock = runs.run_lock(folder)
+    try:
+        lock.acquire()
+    except Timeout:
+        print(f"error: {folder} is being trained by {runs.lock_holder(folder)}", file=sys.stderr)
+        sys.exit(2)
+
 start = time.time()
 seen = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "threads": os.environ.get("TF_NUM_INTRAOP_THREADS"),
         "memory_growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH")}
-folder.mkdir(parents=True, exist_ok=True)
-(folder / CONFIG).write_text(json.dumps({"argv": sys.argv[1:], "pid": os.getpid(), **seen}))
+(folder / CONFIG).write_text(json.dumps({"argv": sys.argv[1:], "pid": os.getpid(),
+                                         "pgid": os.getpgid(0), **seen}))
 (folder / HISTORY).write_text(",".join(HISTORY_COLUMNS) + "\n1,2.3,0.1,2.3,0.1,0.01,0.1\n")
-print("epoch 1/1 - loss 2.3 - val_accuracy 0.1")
+print("epoch 1/1 - loss 2.3 - val_accuracy 0.1", flush=True)
 time.sleep(args.sleep)
 if f"{level}:{args.seed}" in args.fail:
     print(f"stand-in: failing {level}:{args.seed} as told")

@@ -6,6 +6,7 @@ run folder in a fraction of a second.
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -54,7 +55,14 @@ def test_paper_grid_is_the_default_model_at_every_level_and_the_others_at_the_pa
         others = {(r.model, r.level) for r in runs if r.model != domain.MODELS[0]}
         assert others == {(m, domain.PAPER_LEVEL) for m in domain.MODELS[1:]}
     assert len(plan("cifar", "paper", seeds=[0, 1, 2], log_dir="logs", trainer=STAND_IN)) == 3 * 14
-    assert len(plan("audio", "paper", seeds=[0], log_dir="logs", trainer=STAND_IN)) == 7 + 5
+
+
+def test_the_audio_paper_grid_is_what_the_original_scripts_ran():
+    # audio/scripts/train-all-cnns.sh and train-all-settings.sh of the original
+    original = [("cnn_x3_mlp_0", kbps) for kbps in (8, 16, 32, 64, 96, 128)] + \
+               [(m, 32) for m in audio.MODELS[1:]]
+    assert grid_points("audio", "paper") == original
+    assert 160 in {level for _, level in grid_points("audio", "full")}  # made, never trained on
 
 
 def test_full_grid_levels_and_models_options():
@@ -240,25 +248,6 @@ def test_shell_scripts_run_the_original_grids(tmp_path):
             assert listed == [[m, f"{domain.LEVEL_NAME}_{level}", "seed"] for m, level in points(domain)]
 
 
-def test_interrupting_a_sweep_stops_its_runs(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(SWEEP), "cifar", "--trainer", str(STAND_IN),
-                             "--log_dir", str(tmp_path), "--models", "all-cnns", "--levels", "1", "5",
-                             "10", "--jobs", "2", "--", "--sleep", "30"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    started = [proc.stdout.readline() for _ in range(3)]
-    assert "start" in started[-1]
-    deadline = time.time() + 10
-    while len(list(tmp_path.rglob("config.json"))) < 2 and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "run the same command again" in err
-    assert len(calls(tmp_path)) == 2 and results(tmp_path) == {}  # the third never started
-    for config in tmp_path.rglob("config.json"):
-        with pytest.raises(ProcessLookupError):
-            os.kill(json.loads(config.read_text())["pid"], 0)
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
 def test_ray_engine_runs_skips_and_reports_failures(tmp_path):
@@ -273,3 +262,165 @@ def test_ray_engine_runs_skips_and_reports_failures(tmp_path):
     assert "stand-in: failing 64:0 as told" in out.stdout
     ran = results(tmp_path)["audio/cnn_x3_mlp_0/bitrate_32/seed_0"]
     assert ran["cuda_visible_devices"] == "" and ran["threads"] == "1"
+
+
+# --- flags after --: parsed by the domain's train.py when the sweep is planned ------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["cifar", "--", "--num_epochs", "3"], "after --: unrecognized arguments: --num_epochs 3"),
+    (["cifar", "--", "--batch_size", "0"], "after --: argument --batch_size"),
+    (["audio", "--", "--val", "2"], "after --: --val must be a fraction"),
+    (["audio", "--", "--precision", "fp8"], "after --: argument --precision: invalid choice"),
+])
+def test_a_bad_flag_after_dashes_stops_the_dry_run_before_any_run(tmp_path, args, message):
+    out = subprocess.run([sys.executable, str(SWEEP), *args[:1], "--log_dir", str(tmp_path / "logs"),
+                          "--dry_run", *args[1:]], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stdout
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: ") and message in out.stderr
+    if "argument" in message:  # argparse's own lines point to the trainer's help
+        assert out.stderr.endswith(f"; see python {args[0]}/train.py --help\n")
+    assert out.stdout == "" and not (tmp_path / "logs").exists()
+
+
+def test_good_flags_after_dashes_pass_the_trainer_parser(tmp_path):
+    out = subprocess.run([sys.executable, str(SWEEP), "cifar", "--log_dir", str(tmp_path), "--dry_run",
+                          "--models", "all-cnns", "--levels", "5", "--", "--num_epoch", "3",
+                          "--dataset", "fashion-mnist", "--fixed"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "--num_epoch 3 --dataset fashion-mnist --fixed" in out.stdout
+    probe = subprocess.run([sys.executable, "-c", "import sys; from helmholtz.sweep import "
+                            "check_pass_through, plan; check_pass_through('cifar', plan('cifar')[0]); "
+                            "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.split() == ["False", "False"], probe.stderr
+
+
+# --- signals, process groups, locks ------------------------------------------------------------
+
+def alive(pid):
+    """Whether a process runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def started_pids(log_dir, count, timeout=15):
+    """The pids of the first `count` stand-in runs, once each has written its config."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        configs = [json.loads(p.read_text()) for p in Path(log_dir).rglob("config.json")
+                   if p.stat().st_size]
+        if len(configs) >= count:
+            return configs
+        time.sleep(0.05)
+    raise AssertionError(f"{count} runs did not start within {timeout} s")
+
+
+def signals(log_dir):
+    path = Path(log_dir) / "stand_in_signals.txt"
+    return sorted(line.split()[0] for line in path.read_text().splitlines()) if path.exists() else []
+
+
+SLOW = ["cifar", "--trainer", str(STAND_IN), "--models", "all-cnns", "--levels", "1", "5", "10",
+        "--jobs", "2", "--", "--sleep", "60"]
+
+
+def test_a_sweep_stopped_with_sigterm_in_the_background_stops_its_runs_within_seconds(tmp_path):
+    # A shell script's background job starts with SIGINT ignored; its runs must not inherit that.
+    script = f"{shlex.join([sys.executable, str(SWEEP), *SLOW[:1], '--log_dir', str(tmp_path), *SLOW[1:]])} " \
+             f"> {tmp_path}/out.txt 2>&1 & echo $!; wait"
+    shell = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
+    sweep_pid = int(shell.stdout.readline())
+    runs = started_pids(tmp_path, 2)
+    assert {r["pgid"] for r in runs} == {r["pid"] for r in runs}  # each run is its own group
+    assert sweep_pid not in {r["pgid"] for r in runs}
+    t0 = time.time()
+    os.kill(sweep_pid, signal.SIGTERM)
+    shell.wait(timeout=30)
+    assert time.time() - t0 < 5
+    assert signals(tmp_path) == ["SIGTERM", "SIGTERM"]  # passed on, not killed after a grace
+    assert not any(alive(r["pid"]) for r in runs)
+    assert "run the same command again" in (tmp_path / "out.txt").read_text()
+
+
+def test_a_sweep_interrupted_in_the_foreground_passes_sigint_on(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(SWEEP), *SLOW[:1], "--log_dir", str(tmp_path), *SLOW[1:]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = started_pids(tmp_path, 2)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - t0 < 5
+    assert proc.returncode == 130 and "run the same command again" in err
+    assert signals(tmp_path) == ["SIGINT", "SIGINT"]
+    assert not any(alive(r["pid"]) for r in runs)
+    assert len(calls(tmp_path)) == 2 and results(tmp_path) == {}  # the third never started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_runs_die_with_a_sweep_killed_with_sigkill(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(SWEEP), *SLOW[:1], "--log_dir", str(tmp_path), *SLOW[1:]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = started_pids(tmp_path, 2)
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.time() + 5
+    while any(alive(r["pid"]) for r in runs) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(r["pid"]) for r in runs), "a run outlived its sweep"
+    assert signals(tmp_path) == ["SIGTERM", "SIGTERM"]
+
+
+def hold_lock(folder):
+    """Another process that holds the run folder's lock, as a live trainer does; (process, holder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from helmholtz.runs import run_lock; "
+                               "lock = run_lock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(120)",
+                               str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+needs_locks = pytest.mark.skipif(not hasattr(importlib.import_module("helmholtz.runs"), "run_lock"),
+                                 reason="run folders have no locks yet")
+
+
+@needs_locks
+def test_a_run_locked_by_a_live_trainer_is_not_started_and_not_called_failed(tmp_path):
+    busy = tmp_path / "cifar" / "all-cnns" / "quality_5" / "seed_0"
+    holder = hold_lock(busy)
+    try:
+        args = ("cifar", "--models", "all-cnns", "--levels", "1", "5")
+        dry = sweep(tmp_path, *args, "--dry_run")
+        assert "2 runs: 1 to run" in dry.stdout and "1 running elsewhere" in dry.stdout
+        assert f"running elsewhere (pid {holder.pid} on " in dry.stdout
+        out = sweep(tmp_path, *args)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert calls(tmp_path) == [("cifar", "0", "1", "0")]  # the locked run was never started
+        assert f"cifar all-cnns quality_5 seed 0: running elsewhere (pid {holder.pid} on " in out.stdout
+        assert "FAILED" not in out.stdout and "--force" not in out.stdout
+        assert "1 ran, 0 were complete, 1 running elsewhere, 0 failed" in out.stdout
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died: its lock went with it, and the run is started
+    out = sweep(tmp_path, "cifar", "--models", "all-cnns", "--levels", "1", "5")
+    assert out.returncode == 0 and calls(tmp_path)[1:] == [("cifar", "0", "5", "0")]
+
+
+@needs_locks
+def test_a_run_that_fails_because_its_lock_was_taken_meanwhile_is_running_elsewhere(tmp_path):
+    from helmholtz.sweep import Outcome, settle
+    [run] = plan("cifar", levels=[5], models=["all-cnns"], log_dir=tmp_path, trainer=STAND_IN)
+    refused = Outcome(run, 2, 0.1, "error: ... is being trained by ...")
+    assert settle(refused).failed  # nobody holds the lock: a real failure
+    holder = hold_lock(run.folder)
+    try:
+        settled = settle(refused)
+        assert not settled.failed and settled.elsewhere.startswith(f"pid {holder.pid} on ")
+    finally:
+        holder.kill()
+        holder.wait()
