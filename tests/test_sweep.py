@@ -1,4 +1,5 @@
-"""The sweep launcher: grids, skipping complete runs, failures, GPU pinning, Ray.
+"""The sweep launcher: grids, flags, skipping complete runs, failures, GPU pinning, signals,
+locks, Ray.
 
 Runs use tests/stand_in_train.py, which takes train.py's flags and writes a
 run folder in a fraction of a second.
@@ -19,8 +20,8 @@ import audio
 import cifar
 from helmholtz import REPO
 from helmholtz.errors import UsageError
-from helmholtz.sweep import (discover_gpus, grid_points, local_slots, parse_gpus, plan,
-                             run_local, split_complete)
+from helmholtz.scheduler import Outcome, discover_gpus, local_slots, parse_gpus, run_local, settle
+from helmholtz.sweep import grid_points, plan, split_complete
 
 STAND_IN = REPO / "tests" / "stand_in_train.py"
 SWEEP = REPO / "scripts" / "sweep.py"
@@ -413,7 +414,6 @@ def test_a_run_locked_by_a_live_trainer_is_not_started_and_not_called_failed(tmp
 
 @needs_locks
 def test_a_run_that_fails_because_its_lock_was_taken_meanwhile_is_running_elsewhere(tmp_path):
-    from helmholtz.sweep import Outcome, settle
     [run] = plan("cifar", levels=[5], models=["all-cnns"], log_dir=tmp_path, trainer=STAND_IN)
     refused = Outcome(run, 2, 0.1, "error: ... is being trained by ...")
     assert settle(refused).failed  # nobody holds the lock: a real failure
