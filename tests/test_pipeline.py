@@ -30,6 +30,7 @@ def test_real_sweep_is_collected_and_reported(fashion_folder, tmp_path):
     with open(logs / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["level"] for r in rows) == ["5", "lossless"]
+    assert len({r["experiment"] for r in rows}) == 1  # two levels of one experiment
     assert all(r["complete"] in ("True", "true", "1") and float(r["paper_accuracy"]) >= 0
                for r in rows)
     # JPEG at q=5 takes fewer bits than the lossless reference (PNG).
