@@ -283,6 +283,14 @@ def test_a_bad_flag_after_dashes_stops_the_dry_run_before_any_run(tmp_path, args
     assert out.stdout == "" and not (tmp_path / "logs").exists()
 
 
+def test_a_log_dir_below_a_file_is_one_line_before_any_run(tmp_path):
+    (tmp_path / "file").write_text("mine")
+    out = sweep(tmp_path / "file" / "logs", "cifar", "--models", "all-cnns", "--levels", "5")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--log_dir" in out.stderr
+    assert "is a file" in out.stderr and calls(tmp_path) == [] and out.stdout == ""
+    assert (tmp_path / "file").read_text() == "mine"
+
+
 def test_good_flags_after_dashes_pass_the_trainer_parser(tmp_path):
     out = subprocess.run([sys.executable, str(SWEEP), "cifar", "--log_dir", str(tmp_path), "--dry_run",
                           "--models", "all-cnns", "--levels", "5", "--", "--num_epoch", "3",
