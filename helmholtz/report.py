@@ -338,7 +338,7 @@ def write_report(root, out, eps=0.01, metric="paper_accuracy", n_boot=1000):
     found = experiments(results)
 
     md = [f"# Results: {out.name}", "",
-          f"Collected from `{root}`: {len(results)} run folders in {len(found)} experiment(s), "
+          f"Collected from `{root}`: {len(results)} readable run folders in {len(found)} experiment(s), "
           f"{len(complete)} complete runs averaged. Accuracy in the rate-accuracy tables, plots "
           f"and noise bits is the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "
           "settings but model, level and seed) are averaged together. Method and caveats: "

@@ -174,7 +174,8 @@ def read_results(path):
     text = {c: str for c in ("experiment", "level", "excluded", "test_accuracy_at",
                              "bits_per_sample_at", "experiment_settings")}
     results = pd.read_csv(path, dtype=text, keep_default_na=True)
-    results["excluded"] = results["excluded"].fillna("")
+    if "excluded" in results:
+        results["excluded"] = results["excluded"].fillna("")
     return results
 
 

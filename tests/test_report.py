@@ -12,7 +12,7 @@ from PIL import Image
 
 from helmholtz.errors import UsageError
 from helmholtz.report import write_report
-from helmholtz.results import collect, read_results, summarize
+from helmholtz.results import collect, experiments, read_results, summarize
 from helmholtz.runs import experiment_key
 from helpers import write_history
 
@@ -137,7 +137,12 @@ def test_report_renders_tables_and_valid_plots(tmp_path):
     assert "Shortened run" in text and "12 epochs (the paper: 200)" in text
     assert "cifar/cnns-dense-64/quality_25/seed_1 | 3 of 12 | 30.00 | unfinished |" in text
     assert "quality_50" in text.split("## Unreadable run folders")[1]
-    assert len(read_results(report.parent / "results.csv")) == 10
+    back = read_results(report.parent / "results.csv")
+    assert len(back) == 10
+    # the table read back gives the same summary and experiments as the runs collected
+    results = collect(tmp_path / "logs")[0]
+    assert summarize(back).equals(summarize(results))
+    assert experiments(back).equals(experiments(results))
 
 
 def test_report_skips_missing_plots_and_says_so(tmp_path):
@@ -211,7 +216,8 @@ def test_a_seed_run_twice_in_one_experiment_keeps_the_newest_and_says_so(tmp_pat
     text = write_report(logs, tmp_path / "out").read_text()
     assert "## Warnings" in text and "seed 0 was run 2 times" in text
     apart = text.split("## Runs not averaged in")[1]
-    assert f"first/cifar/all-cnns/quality_25/seed_0 | 12 of 12 | 40.00 | duplicate of seed 0 in {new}" in apart
+    left_out = f"first/cifar/all-cnns/quality_25/seed_0 | 12 of 12 | 40.00 | duplicate of seed 0 in {new}"
+    assert left_out in apart
 
 
 def test_runs_with_non_finite_numbers_are_left_out_with_a_warning(tmp_path):

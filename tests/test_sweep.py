@@ -339,8 +339,8 @@ SLOW = ["cifar", "--trainer", str(STAND_IN), "--models", "all-cnns", "--levels",
 
 def test_a_sweep_stopped_with_sigterm_in_the_background_stops_its_runs_within_seconds(tmp_path):
     # A shell script's background job starts with SIGINT ignored; its runs must not inherit that.
-    script = f"{shlex.join([sys.executable, str(SWEEP), *SLOW[:1], '--log_dir', str(tmp_path), *SLOW[1:]])} " \
-             f"> {tmp_path}/out.txt 2>&1 & echo $!; wait"
+    command = shlex.join([sys.executable, str(SWEEP), *SLOW[:1], "--log_dir", str(tmp_path), *SLOW[1:]])
+    script = f"{command} > {tmp_path}/out.txt 2>&1 & echo $!; wait"
     shell = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
     sweep_pid = int(shell.stdout.readline())
     runs = started_pids(tmp_path, 2)
@@ -383,12 +383,15 @@ def test_runs_die_with_a_sweep_killed_with_sigkill(tmp_path):
     assert signals(tmp_path) == ["SIGTERM", "SIGTERM"]
 
 
+HOLD = ("import sys, time; from helmholtz.runs import run_lock; lock = run_lock(sys.argv[1]); "
+        "lock.acquire(); print('held', flush=True); time.sleep(120)")
+
+
 def hold_lock(folder):
-    """Another process that holds the run folder's lock, as a live trainer does; (process, holder)."""
+    """Another process that holds the run folder's lock, as a live trainer does."""
     folder.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from helmholtz.runs import run_lock; "
-                               "lock = run_lock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(120)",
-                               str(folder)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
 
