@@ -184,7 +184,11 @@ def split_complete(runs, train_args=()):
     --num_epoch (else train.py's default); with --force nothing counts as complete."""
     if "--force" in train_args:
         return list(runs), []
-    num_epoch = int(flag_value(train_args, "--num_epoch") or trainer_parser("", 1).get_default("num_epoch"))
+    text = flag_value(train_args, "--num_epoch") or trainer_parser("", 1).get_default("num_epoch")
+    try:
+        num_epoch = int(text)
+    except ValueError:
+        raise UsageError(f"after --: --num_epoch {text} is not a whole number of epochs") from None
     done = {r for r in runs if is_done(r.folder, num_epoch)}
     return [r for r in runs if r not in done], [r for r in runs if r in done]
 

@@ -227,6 +227,7 @@ def test_a_failed_run_is_reported_and_the_others_still_run(tmp_path):
     (["cifar", "--per_gpu", "0"], "--per_gpu 0"),
     (["cifar", "--address", "local"], "add --engine ray"),
     (["cifar", "--engine", "ray", "--gpus", "0"], "--gpus is not for the ray engine"),
+    (["cifar", "--", "--num_epoch", "ten"], "--num_epoch ten is not a whole number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     out = sweep(tmp_path, *args)
