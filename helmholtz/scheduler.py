@@ -202,6 +202,8 @@ class InFlight:
                 log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} "
                           f"{shlex.join([f'{k}={v}' for k, v in env.items()] + list(run.command))}\n")
                 log.flush()
+                # _child_setup only sets signals (no locks, no imports): safe beside threads.
+                # The death signal is tied to this thread, which waits on the run till it ends.
                 proc = subprocess.Popen(run.command, stdin=subprocess.DEVNULL, stdout=log,
                                         stderr=subprocess.STDOUT, env={**os.environ, **env},
                                         process_group=0,
