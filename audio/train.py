@@ -21,7 +21,9 @@ import numpy as np
 
 from audio import DEFAULT_DATASET, DOMAIN, LEVEL_NAME, MODELS
 from audio import data as audio_data
-from helmholtz.cli import model_name, trainer_parser
+from helmholtz.cli import model_name, resolve_precision, trainer_parser
+from helmholtz.folder import open_run
+from helmholtz.runs import default_log_dir, run_dir
 from helmholtz.errors import UsageError, cli_main
 
 
@@ -108,12 +110,27 @@ def main(argv=None):
     args = parse_args(argv)
     name = model_name(MODELS, args.setting, args.model)
     dataset, _ = audio_data.resolve_source(args.data, args.cache_dir)
+    folder = Path(args.train_dir) if args.train_dir else run_dir(
+        args.log_dir or default_log_dir(), DOMAIN, dataset, DEFAULT_DATASET, name, LEVEL_NAME,
+        args.bitrate, args.seed)
+    settings = {
+        "domain": DOMAIN, "dataset": dataset, "model": name, "setting": MODELS.index(name),
+        "level_name": LEVEL_NAME, "level": args.bitrate,
+        "seed": args.seed, "batch_size": args.batch_size, "num_epoch": args.num_epoch,
+        "optimizer": {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
+        "val": args.val, "fixed": args.fixed, "protocol": "fixed" if args.fixed else "original",
+        "precision": resolve_precision(args.precision), "subset": args.subset,
+        "test_subset": args.test_subset, "data": args.data, "data_format": audio_data.FORMAT,
+        "test_levels": args.test_bitrate,
+    }
+    run = open_run(folder, settings, args.force, args.restart_damaged)  # before the data
+    if run.complete:
+        return
     data, classes, bits, extra_bits = load_data(args)  # before TensorFlow: caches fork workers
 
     from helmholtz.backend import keras
     from audio.models import build_model
-    from helmholtz.runs import default_log_dir, run_dir
-    from helmholtz.training import resolve_precision, train_run
+    from helmholtz.training import train_run
 
     shape = data.train[0].shape[1:]
 
@@ -121,26 +138,16 @@ def main(argv=None):
         return build_model(name, fixed=args.fixed, input_shape=shape, num_classes=len(classes))
 
     config = {
-        "domain": DOMAIN, "dataset": dataset, "model": name, "setting": MODELS.index(name),
-        "params": build().count_params(), "level_name": LEVEL_NAME, "level": args.bitrate,
-        "seed": args.seed, "batch_size": args.batch_size, "num_epoch": args.num_epoch,
-        "optimizer": {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7},
-        "val": args.val, "fixed": args.fixed, "protocol": "fixed" if args.fixed else "original",
-        "precision": resolve_precision(args.precision), "subset": args.subset,
-        "test_subset": args.test_subset, "data": args.data, "classes": classes,
-        "input_shape": list(shape), "data_format": audio_data.FORMAT,
+        **settings, "params": build().count_params(), "classes": classes,
+        "input_shape": list(shape),
         "train_size": len(data.train[1]), "val_size": len(data.val[1]),
-        "test_size": len(data.test[1]), "test_levels": args.test_bitrate,
-        "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
+        "test_size": len(data.test[1]), "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
     }
-    folder = Path(args.train_dir) if args.train_dir else run_dir(
-        args.log_dir or default_log_dir(), DOMAIN, dataset, DEFAULT_DATASET, name, LEVEL_NAME,
-        args.bitrate, args.seed)
 
     def make_optimizer():  # Keras 2's Adadelta defaults; Keras 3's learning rate is 0.001
         return keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-7)
 
-    train_run(folder, config, build, make_optimizer, data, transform, force=args.force)
+    train_run(run, config, build, make_optimizer, data, transform)
 
 
 if __name__ == "__main__":

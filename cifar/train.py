@@ -21,15 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cifar import DATASETS, DEFAULT_DATASET, DOMAIN, LEVEL_NAME, MODELS
 from cifar import data as cifar_data
-from helmholtz.cli import model_name, trainer_parser
+from helmholtz.cli import (model_name, non_negative_float, positive_float,
+                           resolve_precision, trainer_parser)
+from helmholtz.folder import open_run
+from helmholtz.runs import default_log_dir, run_dir
 from helmholtz.errors import UsageError, cli_main
 
 
 def parse_args(argv=None):
     p = trainer_parser(__doc__.splitlines()[0], batch_size=128)
     p.add_argument("--quality", default="25", help="JPEG quality 1..100 or 'lossless' (default 25)")
-    p.add_argument("--learning_rate", type=float, default=0.01)
-    p.add_argument("--decay_rate", type=float, default=1e-6,
+    p.add_argument("--learning_rate", type=positive_float, default=0.01)
+    p.add_argument("--decay_rate", type=non_negative_float, default=1e-6,
                    help="Keras-2 time decay per batch: lr / (1 + decay * iterations)")
     p.add_argument("--dataset", choices=DATASETS, default=DEFAULT_DATASET)
     p.add_argument("--data", default=None, help="local archive or folder of the dataset")
@@ -130,42 +133,49 @@ def load_data(args):
 def main(argv=None):
     args = parse_args(argv)
     name = model_name(MODELS, args.setting, args.model)
-    data, bits, extra_bits = load_data(args)  # before TensorFlow starts: caches fork workers
-
-    from helmholtz.backend import keras
-    from cifar.models import build_model
-    from helmholtz.runs import default_log_dir, run_dir
-    from helmholtz.training import resolve_precision, train_run
-
-    channels = data.train[0].shape[-1]
-    config = {
+    folder = Path(args.train_dir) if args.train_dir else run_dir(
+        args.log_dir or default_log_dir(), DOMAIN, args.dataset, DEFAULT_DATASET, name,
+        LEVEL_NAME, args.quality, args.seed)
+    settings = {
         "domain": DOMAIN, "dataset": args.dataset, "model": name,
         "setting": MODELS.index(name),
-        "params": build_model(name, args.fixed).count_params(),
         "level_name": LEVEL_NAME, "level": args.quality, "seed": args.seed,
         "batch_size": args.batch_size, "num_epoch": args.num_epoch,
+        # Keras 2 fit_generator(samples_per_epoch=N): N // batch_size steps, whole batches.
+        "drop_last_batch": True,
         "optimizer": {"name": "sgd", "learning_rate": args.learning_rate, "momentum": 0.9,
                       "nesterov": True, "decay_rate": args.decay_rate},
         "augmentation": AUGMENTATION, "fixed": args.fixed,
         "orientation": args.orientation,
         "protocol": "fixed" if args.fixed else "original",
         "precision": resolve_precision(args.precision), "subset": args.subset,
-        "test_subset": args.test_subset, "data": args.data, "source_channels": int(channels),
+        "test_subset": args.test_subset, "data": args.data, "test_levels": args.test_quality,
+    }
+    run = open_run(folder, settings, args.force, args.restart_damaged)  # before the data
+    if run.complete:
+        return
+    data, bits, extra_bits = load_data(args)  # before TensorFlow starts: caches fork workers
+
+    from helmholtz.backend import keras
+    from cifar.models import build_model
+    from helmholtz.training import train_run
+
+    channels = data.train[0].shape[-1]
+    config = {
+        **settings, "params": build_model(name, args.fixed).count_params(),
+        "source_channels": int(channels),
         "train_size": len(data.train[1]), "val_size": len(data.val[1]),
         "test_size": len((data.test or data.val)[1]),
-        "test_levels": args.test_quality, "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
+        "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
     }
-    folder = Path(args.train_dir) if args.train_dir else run_dir(
-        args.log_dir or default_log_dir(), DOMAIN, args.dataset, DEFAULT_DATASET, name,
-        LEVEL_NAME, args.quality, args.seed)
 
     def make_optimizer():
         schedule = keras.optimizers.schedules.InverseTimeDecay(
             args.learning_rate, decay_steps=1, decay_rate=args.decay_rate)
         return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
 
-    train_run(folder, config, lambda: build_model(name, args.fixed), make_optimizer, data,
-              make_transform(channels), force=args.force)
+    train_run(run, config, lambda: build_model(name, args.fixed), make_optimizer, data,
+              make_transform(channels))
 
 
 if __name__ == "__main__":

@@ -2,16 +2,28 @@
 
 A cache file holds arrays plus a *record* (HDF5 attributes): the source's
 checksum, library versions and codec settings. A cache is used only when its
-record equals the one the caller expects; otherwise it is rebuilt. Files are
+record equals the one the caller expects; otherwise it is rebuilt. Each array
+carries a CRC-32 of its bytes, checked the first time a process reads the
+file, so a cache damaged on disk is rebuilt rather than trained on. Files are
 written under a temporary name and renamed, so a killed or failed write
 never leaves a file that a later run would trust.
+
+One process builds a missing cache, the others wait and then read it: a
+`read_h5` that finds no valid cache takes the cache's build lock and returns
+None holding it; the caller builds, and its `write_h5` of that path releases
+the lock. A process that dies releases its locks with it. The locks live in
+the temporary folder (one per cache path and user), not among the caches, so
+they coordinate the processes of one machine.
 """
 import contextlib
+import errno
+import hashlib
 import json
 import multiprocessing
 import os
 import sys
 import tempfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -29,11 +41,13 @@ def cache_dir(override=None):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to `path`; rename it over `path` on success."""
+def atomic_path(path, suffix=".tmp"):
+    """Yield a temporary path next to `path`, unique to this process; rename it
+    over `path` on success, remove it on failure. A disk-full or permission error
+    while writing names `path`, not the temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -41,6 +55,10 @@ def atomic_path(path):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+            raise OSError(e.errno, os.strerror(e.errno), str(path)) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -68,18 +86,30 @@ def _attr(value):
     return json.dumps(value, sort_keys=True, default=_json_default)
 
 
+def _crc(arr):
+    """CRC-32 of an array's values (strings as UTF-8, each ended by a NUL)."""
+    if arr.dtype.kind in "UO":
+        return zlib.crc32(b"".join(str(s).encode() + b"\0" for s in arr.ravel()))
+    return zlib.crc32(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+
+
 def write_h5(path, arrays, record):
-    """Write `arrays` (name -> ndarray) and `record` (name -> JSON value) atomically."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, arr in arrays.items():
-                arr = np.asarray(arr)
-                if arr.dtype.kind == "U":
-                    f.create_dataset(name, data=arr.astype(object), dtype=h5py.string_dtype())
-                else:
-                    f.create_dataset(name, data=arr)
-            for key, value in record.items():
-                f.attrs[key] = _attr(value)
+    """Write `arrays` (name -> ndarray) and `record` (name -> JSON value) atomically;
+    release the build lock `read_h5` took for `path`."""
+    try:
+        with atomic_path(path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                for name, arr in arrays.items():
+                    arr = np.asarray(arr)
+                    if arr.dtype.kind == "U":
+                        ds = f.create_dataset(name, data=arr.astype(object), dtype=h5py.string_dtype())
+                    else:
+                        ds = f.create_dataset(name, data=arr)
+                    ds.attrs["crc32"] = _crc(arr)
+                for key, value in record.items():
+                    f.attrs[key] = _attr(value)
+    finally:
+        _release_build_lock(path)
 
 
 def read_record(path):
@@ -87,25 +117,76 @@ def read_record(path):
         return {k: json.loads(v) for k, v in f.attrs.items()}
 
 
+_verified = set()  # (path, inode, size, mtime) of caches whose checksums this process checked
+_build_locks = {}  # path -> the held build lock of a cache this process is building
+
+
 def read_h5(path, record):
-    """Arrays of the cache at `path` if its record equals `record`, else None."""
+    """Arrays of the cache at `path` if its record equals `record` and its arrays
+    their checksums, else None; then the caller is to build it (see the module note)."""
     path = Path(path)
-    if not path.exists():
-        return None
+    arrays = _read_valid(path, record)
+    if arrays is None and str(path) not in _build_locks:
+        lock = _build_lock(path)
+        arrays = _read_valid(path, record, quiet=True)  # another process may have built it meanwhile
+        if arrays is None:
+            _build_locks[str(path)] = lock
+        else:
+            lock.release()
+    return arrays
+
+
+def _build_lock(path):
+    from filelock import FileLock, Timeout
+    folder = Path(tempfile.gettempdir()) / f"helmholtz-cache-locks-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    name = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:24]
+    lock = FileLock(folder / f"{name}.lock")
     try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process to build {path}", file=sys.stderr, flush=True)
+        lock.acquire()
+    return lock
+
+
+def _release_build_lock(path):
+    lock = _build_locks.pop(str(Path(path)), None)
+    if lock is not None:
+        lock.release()
+
+
+def _read_valid(path, record, quiet=False):
+    try:
+        stat = path.stat()
         with h5py.File(path, "r") as f:
             stored = {k: json.loads(v) for k, v in f.attrs.items()}
             if stored != json.loads(_attr(record)):
                 return None
-            out = {}
+            out, crcs = {}, {}
             for name, ds in f.items():
                 arr = ds[()]
                 if ds.dtype.kind == "O":
                     arr = np.array([s.decode() if isinstance(s, bytes) else s for s in arr])
-                out[name] = arr
-            return out
-    except (OSError, ValueError, KeyError):  # truncated or foreign file: rebuild
+                out[name], crcs[name] = arr, ds.attrs.get("crc32")
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, KeyError):  # truncated or foreign file: rebuild
+        if not quiet:
+            print(f"note: the cache {path} is unreadable; building it again", file=sys.stderr)
+        return None
+    if any(crc is None for crc in crcs.values()):
+        return None  # written before caches had checksums
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        bad = [name for name, arr in out.items() if _crc(arr) != int(crcs[name])]
+        if bad:
+            if not quiet:
+                print(f"note: the cache {path} is damaged ({', '.join(bad)} fails its checksum); "
+                      "building it again", file=sys.stderr)
+            return None
+        _verified.add(key)
+    return out
 
 
 def _context():

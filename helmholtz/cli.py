@@ -1,9 +1,18 @@
-"""Command-line flags that both trainers share, with the original's names."""
+"""Command-line flags that both trainers share, with the original's names.
+
+Every value is checked while the flags are parsed, before any data is loaded:
+numbers in range, folders that can be written (or created) and are not below
+a file. A bad one ends the command with one line and exit status 2.
+"""
 import argparse
+import math
+import os
+from pathlib import Path
 
 from helmholtz.errors import UsageError
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are unsigned 32-bit
 
 
 def positive_int(text):
@@ -16,6 +25,40 @@ def positive_int(text):
     return value
 
 
+def _finite(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text):
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
+def seed_value(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number 0..{MAX_SEED}, got {text!r}")
+    return value
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but bad flags end with one line and exit status 2."""
 
@@ -23,26 +66,85 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}; see --help\n")
 
 
+def folder_problem(path, writable):
+    """Why `path` cannot be used as a folder (to write in, if `writable`), or None.
+
+    A folder that does not exist yet is fine when its nearest existing parent is a
+    folder we may write in: it is created when first needed."""
+    path = Path(path).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if (writable or existing != path) and not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+class TrainerParser(Parser):
+    """The trainers' parser: also checks the folders the flags name."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        for flag, writable in (("log_dir", True), ("train_dir", True), ("cache_dir", False)):
+            value = getattr(parsed, flag, None)
+            problem = value is not None and folder_problem(value, writable)
+            if problem:
+                self.error(f"--{flag} {value}: {problem}")
+        return parsed
+
+
 def trainer_parser(description, batch_size, num_epoch=200):
-    p = Parser(description=description)
+    p = TrainerParser(description=description)
     p.add_argument("--setting", type=int, default=0, help="model number 0..5 (default 0)")
     p.add_argument("--model", default=None, help="model name (overrides --setting)")
-    p.add_argument("--batch_size", type=positive_int, default=batch_size)
-    p.add_argument("--num_epoch", type=positive_int, default=num_epoch)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch_size", type=positive_int, default=batch_size,
+                   help="samples per batch (default %(default)s)")
+    p.add_argument("--num_epoch", type=positive_int, default=num_epoch,
+                   help="epochs to train (default %(default)s)")
+    p.add_argument("--seed", type=seed_value, default=0,
+                   help=f"seed of the initial weights, data order, augmentation and dropout, "
+                        f"0..{MAX_SEED} (default %(default)s)")
     p.add_argument("--subset", type=positive_int, default=None,
                    help="train on the first N samples of a fixed shuffle (quick runs)")
     p.add_argument("--test_subset", type=positive_int, default=None,
                    help="validate and test on the first N samples of a fixed shuffle")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto: mixed bfloat16 where the hardware has it, else float32")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="default float32, as the original ran; the mixed ones are faster on recent "
+                        "hardware; auto: mixed_bfloat16 where the hardware has it, else float32")
     p.add_argument("--fixed", action="store_true",
                    help="the corrected protocol instead of the original code's quirks")
-    p.add_argument("--force", action="store_true", help="replace a complete or different run")
+    p.add_argument("--force", action="store_true",
+                   help="replace a complete or different run (only the run's own files are removed)")
+    p.add_argument("--restart_damaged", action="store_true",
+                   help="when a run file is damaged, go back to the last exact state "
+                        "(best.keras when it is one) or start the run again")
     p.add_argument("--log_dir", default=None, help="root of the run folders (default: logs/)")
     p.add_argument("--train_dir", default=None, help="this run's folder (overrides the layout)")
     p.add_argument("--cache_dir", default=None, help="data caches (default: data/)")
     return p
+
+
+def resolve_precision(name):
+    """'auto' -> mixed_bfloat16 where the hardware runs bf16 natively, else float32
+    (mixed_float16 on GPUs older than Ampere); other names are returned as they are."""
+    if name != "auto":
+        return name
+    from helmholtz.backend import tf
+    from helmholtz.errors import quiet_stderr
+    with quiet_stderr():  # probing CUDA on a machine without it logs an error line
+        gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        major = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))[0]
+        return "mixed_bfloat16" if major >= 8 else "mixed_float16"
+    return "mixed_bfloat16" if _cpu_has_bf16() else "float32"
+
+
+def _cpu_has_bf16():
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def model_name(models, setting=None, name=None):

@@ -12,17 +12,33 @@ One training run = one folder, by default
 - result.json   written last, atomically, only when the run is complete
 
 A folder without result.json is an unfinished run: training it again resumes.
+Besides these the trainer keeps a side history (`.history.next.csv`), temporary
+files while it writes (`.<name>.<random>.tmp`), and `.lock`, held while a
+process trains the run (it records that process's pid and host).
+
+Every run file is read through the checked readers here: a damaged file is a
+`DamagedFile` naming it, never a traceback.
 """
 import csv
 import hashlib
+import io
 import json
+import os
+import re
+import socket
 from pathlib import Path
 
 from helmholtz import REPO
+from helmholtz.errors import UsageError
 
 CONFIG, HISTORY, RESULT = "config.json", "history.csv", "result.json"
 LAST, BEST = "last.keras", "best.keras"
+SIDE_HISTORY, LOCK = ".history.next.csv", ".lock"
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+OWN_FILES = {CONFIG, HISTORY, RESULT, LAST, BEST, SIDE_HISTORY, LOCK}
+# Temporary names: helmholtz.cache.atomic_path's, and the fixed ones of older trainers.
+_TEMP = re.compile(r"\.(config\.json|history\.csv|result\.json|last\.keras|best\.keras|"
+                   r"history\.next\.csv)\.\w+\.tmp(\.keras)?|\.(last|best)\.tmp\.keras")
 
 
 # Bumped whenever the pipeline changes what a run computes for the same flags,
@@ -69,20 +85,121 @@ def is_complete(folder):
     return (Path(folder) / RESULT).exists()
 
 
+def is_own_file(name):
+    """Whether a file of this name in a run folder is one the trainer writes."""
+    return name in OWN_FILES or _TEMP.fullmatch(name) is not None
+
+
+# ---------------------------------------------------------------- checked readers
+
+class DamagedFile(UsageError, ValueError):
+    """A run or cache file that exists but cannot be read as what it should be."""
+
+    def __init__(self, path, reason, fix="run with --force to start this run again"):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path} is damaged ({reason}); {fix}")
+
+
 def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+    """A JSON object file (config.json, result.json) as a dict."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise DamagedFile(path, e.strerror) from None
+    except UnicodeDecodeError:
+        raise DamagedFile(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise DamagedFile(path, f"invalid JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(value, dict):
+        raise DamagedFile(path, "not a JSON object")
+    return value
+
+
+def read_history_rows(path):
+    """history.csv as the trainer wrote it: rows of strings, checked to be numbers
+    of consecutive epochs 1, 2, ...; [] if there is no file."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except OSError as e:
+        raise DamagedFile(path, e.strerror) from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DamagedFile(path, f"not a CSV file: {e}") from None
+    if rows and columns != HISTORY_COLUMNS:
+        raise DamagedFile(path, f"its columns are {', '.join(map(str, columns))}")
+    for number, row in enumerate(rows, 1):
+        for key in HISTORY_COLUMNS:
+            value = row.get(key)
+            try:
+                float(value)  # nan is a value: a run may diverge
+                ok = None not in row
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise DamagedFile(path, f"epoch row {number} has {key}={value!r}")
+        if row["epoch"] != str(number):
+            raise DamagedFile(path, f"row {number} is epoch {row['epoch']}")
+    return rows
+
+
+def history_text(rows):
+    """history.csv's text for rows of strings (or numbers)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def read_history(folder):
     """History rows as dicts of floats (epoch as int); [] if there is none."""
-    path = Path(folder) / HISTORY
+    rows = read_history_rows(Path(folder) / HISTORY)
+    return [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in rows]
+
+
+# ---------------------------------------------------------------- the lock
+
+def run_lock(folder):
+    """The lock of a run folder (a filelock.FileLock, not yet taken). Whoever holds
+    it writes "pid <pid> on <host>" into it, for `lock_holder` to report."""
+    from filelock import FileLock
+
+    def record_holder(fd):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+
+    return FileLock(Path(folder) / LOCK, blocking=False, on_acquired=record_holder)
+
+
+def lock_holder(folder):
+    """"pid 1234 on host" of the live process training the run in `folder`, else None.
+
+    The lock is an OS lock (flock): it dies with its holder, so a lock file left by
+    a killed process is free and a new trainer takes it over."""
+    from filelock import FileLock, Timeout
+    path = Path(folder) / LOCK
     if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items() if v not in ("", None)}
-            for r in rows]
+        return None
+    probe = FileLock(path, blocking=False)
+    try:
+        probe.acquire()
+    except Timeout:
+        try:
+            return path.read_text().strip() or "another process"
+        except OSError:
+            return "another process"
+    except OSError:
+        return None  # cannot open it (read-only folder): nobody can train there either
+    probe.release()
+    return None
 
 
 def find_runs(root):

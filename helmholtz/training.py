@@ -1,64 +1,42 @@
 """The training loop both domains share: Keras `fit` around a run folder.
 
-A run folder (see helmholtz.runs) is the unit of work. `train_run` either
-starts it, resumes it after its last finished epoch, or refuses to touch a
-complete run unless forced. Per epoch it writes the history row, the best
-checkpoint (by val accuracy) and the last checkpoint; `result.json` comes last.
+A trainer first opens the run folder (helmholtz.folder.open_run: checks, lock,
+complete or not) and only then loads its data and calls `train_run`, which
+starts the run or resumes it after its last finished epoch. Per epoch it writes
+the history row, the best checkpoint (by val accuracy) and the last
+checkpoint; `result.json` comes last.
 
 Crash safety: each epoch first writes the full history to a side file, then
 replaces last.keras, then renames the side file over history.csv. A run
 killed between the two renames is rolled forward on resume (the side file
 matches the checkpoint), so no epoch is lost or repeated.
 
-Data order and augmentation are stateless functions of (seed, epoch, batch),
-so a resumed run sees exactly the batches an uninterrupted one would.
+Exact resume: every random state is a function of the seed and the place in
+training. Data order and augmentation are stateless functions of (seed,
+epoch, batch); each Dropout's random state is set at the start of every epoch
+from (seed, epoch, layer) (Keras does not save it). So a resumed run follows
+the uninterrupted run's path exactly.
 """
-import csv
-import io
-import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from helmholtz import REPO, metrics
 from helmholtz.backend import keras, tf
-from helmholtz.cache import write_json, write_text
-from helmholtz.errors import UsageError, quiet_stderr
-from helmholtz.runs import (BEST, CONFIG, HISTORY, HISTORY_COLUMNS, LAST, RESULT, read_json)
-
-
-# Settings that may differ when a run is resumed or extended.
-MUTABLE_SETTINGS = {"num_epoch", "test_levels", "force", "versions", "git_commit", "command",
-                    "host", "started", "test_bits_per_sample_at", "bits_per_sample_at"}
-SIDE_HISTORY = ".history.next.csv"
+from helmholtz.cache import atomic_path, write_json, write_text
+from helmholtz.cli import resolve_precision  # noqa: F401  (used by the trainers and the bench)
+from helmholtz.errors import UsageError
+from helmholtz.folder import RunFolder, differing_settings, open_run
+from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, RESULT, SIDE_HISTORY,
+                            DamagedFile, experiment_key, history_text, read_history_rows, read_json)
 
 
 # ---------------------------------------------------------------- precision
-
-def _cpu_has_bf16():
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(name):
-    """'auto' -> mixed_bfloat16 where the hardware runs bf16 natively, else float32."""
-    if name != "auto":
-        return name
-    with quiet_stderr():  # probing CUDA on a machine without it logs an error line
-        gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        major = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))[0]
-        return "mixed_bfloat16" if major >= 8 else "mixed_float16"
-    return "mixed_bfloat16" if _cpu_has_bf16() else "float32"
-
 
 def set_precision(policy):
     keras.mixed_precision.set_global_policy(policy)
@@ -71,19 +49,20 @@ def enable_memory_growth():
 
 # ---------------------------------------------------------------- input pipeline
 
-def train_batches(x, y, batch_size, seed, first_epoch, last_epoch, transform):
+def train_batches(x, y, batch_size, seed, first_epoch, last_epoch, transform, drop_last_batch=False):
     """Batches for epochs first_epoch..last_epoch-1, in one stream.
 
-    Each epoch is a stateless shuffle keyed by (seed, epoch); `transform(x,
-    seeds)` gets per-batch stateless seeds. Everything runs inside tf.data on
-    its own threads, so the training step never waits on Python.
+    Each epoch is a stateless shuffle keyed by (seed, epoch), cut into batches
+    (without the last, partial one if `drop_last_batch`); `transform(x, seeds)`
+    gets per-batch stateless seeds. Everything runs inside tf.data on its own
+    threads, so the training step never waits on Python.
     """
     x, y = tf.constant(x), tf.constant(y)
     n = int(x.shape[0])
 
     def epoch(e):
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([seed, e]))
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_last_batch)
         batches = batches.enumerate().map(lambda b, idx: (tf.stack([e, b]), idx))
         return batches
 
@@ -101,8 +80,69 @@ def eval_batches(x, y, batch_size, transform):
                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def steps_per_epoch(n, batch_size):
-    return -(-n // batch_size)
+def steps_per_epoch(n, batch_size, drop_last_batch=False):
+    return n // batch_size if drop_last_batch else -(-n // batch_size)
+
+
+# ---------------------------------------------------------------- random state
+
+def reseed_dropout(model, seed, epoch):
+    """Set every SeedGenerator of the model (Dropout's) to a state derived from
+    (seed, epoch, its place in the model): the same in a fresh and a resumed run."""
+    states = [v for v in model.variables if v.name == "seed_generator_state"]
+    for i, state in enumerate(states):
+        value = np.random.SeedSequence([seed, epoch, i]).generate_state(2, np.uint32)
+        state.assign(value.astype(np.int64))
+
+
+class ReseedDropout(keras.callbacks.Callback):
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reseed_dropout(self.model, self.seed, epoch)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def save_model(model, path):
+    """model.save under a temporary name unique to this process, then renamed;
+    the temporary file is removed if the save fails (a full disk)."""
+    with atomic_path(path, suffix=".tmp.keras") as tmp:
+        model.save(tmp)
+
+
+def checkpoint_damage(path):
+    """Why a .keras checkpoint is not whole (a zip whose members all pass their
+    CRC), or None; cheap: no model is built."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
+        return f"not a whole .keras file: {e}"
+    return None if bad is None else f"{bad} in it fails its checksum"
+
+
+def load_checkpoint(path):
+    """The model of a .keras checkpoint; DamagedFile if it does not read back whole."""
+    path = Path(path)
+    reason = checkpoint_damage(path)
+    if reason is None:
+        try:
+            return keras.models.load_model(path)
+        except Exception as e:  # a damaged file fails in many ways inside Keras and h5py
+            reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+    raise DamagedFile(path, reason)
+
+
+def epochs_in(model, steps):
+    """Finished epochs recorded in a checkpoint (its optimizer's step count), or None
+    when the count is not a whole number of epochs."""
+    done, rest = divmod(int(keras.ops.convert_to_numpy(model.optimizer.iterations)), steps)
+    return None if rest else done
 
 
 # ---------------------------------------------------------------- run folder
@@ -131,57 +171,19 @@ def git_commit():
         return None
 
 
-def _identity(config):
-    return {k: v for k, v in config.items() if k not in MUTABLE_SETTINGS}
-
-
-def _history_rows(path):
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _history_text(rows):
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def prepare_folder(folder, config, force):
-    """Check the folder against `config`. Returns 'new', 'resume' or 'complete'."""
-    folder = Path(folder)
-    if force and folder.exists():
-        shutil.rmtree(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise UsageError(f"cannot write the run folder {folder} ({e.strerror}); "
-                         "choose a writable --log_dir or --train_dir") from None
-    if not (folder / CONFIG).exists():
-        return "new"
-    old = read_json(folder / CONFIG)
-    if _identity(old) != _identity(config):
-        diff = sorted(k for k in set(_identity(old)) | set(_identity(config))
-                      if old.get(k) != config.get(k))
-        raise UsageError(f"{folder} holds a run with other settings ({', '.join(diff)}); "
-                         "use --force to replace it or --log_dir/--train_dir to choose another folder")
-    if (folder / RESULT).exists():
-        if read_json(folder / RESULT).get("epochs", 0) >= config["num_epoch"]:
-            return "complete"
-        (folder / RESULT).unlink()  # extended to more epochs: no longer complete
-    return "resume" if (folder / LAST).exists() else "new"
-
-
-def _save_model(model, path):
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+def full_config(config, data):
+    """The config to record: the subset as used, steps per epoch, code family, experiment key."""
+    n, bs = len(data.train[1]), config["batch_size"]
+    if config.get("subset") is not None and config["subset"] > n:  # then n is all there is
+        print(f"note: --subset {config['subset']} is more than the {n} training samples; "
+              f"all {n} are used (recorded as no subset)", flush=True)
+        config = {**config, "subset": None}
+    steps = steps_per_epoch(n, bs, config.get("drop_last_batch", False))
+    if steps == 0:
+        raise UsageError(f"{n} training samples make no whole batch of {bs}; "
+                         "choose a smaller --batch_size or a larger --subset")
+    config = {**config, "train_size": n, "steps_per_epoch": steps, "code_family": CODE_FAMILY}
+    return {**config, "experiment": experiment_key(config)}
 
 
 class RunRecorder(keras.callbacks.Callback):
@@ -202,49 +204,126 @@ class RunRecorder(keras.callbacks.Callback):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             row[key] = f"{float(logs[key]):.6f}"
         self.rows.append(row)
+        # An extended run stops being complete only now that it has a new epoch to write.
+        (self.folder / RESULT).unlink(missing_ok=True)
         if float(logs["val_accuracy"]) > self.best:
             self.best = float(logs["val_accuracy"])
-            _save_model(self.model, self.folder / BEST)
-        write_text(self.folder / SIDE_HISTORY, _history_text(self.rows))
-        _save_model(self.model, self.folder / LAST)
-        os.replace(self.folder / SIDE_HISTORY, self.folder / HISTORY)
+            save_model(self.model, self.folder / BEST)
+        write_text(self.folder / SIDE_HISTORY, history_text(self.rows))
+        save_model(self.model, self.folder / LAST)
+        (self.folder / SIDE_HISTORY).replace(self.folder / HISTORY)
         print(f"epoch {epoch + 1}/{self.num_epoch}  loss {logs['loss']:.4f}  "
               f"acc {logs['accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
               f"val_acc {logs['val_accuracy']:.4f}  best {self.best:.4f}  {seconds:.1f}s",
               flush=True)
 
 
-def _resume_state(folder, steps):
-    """Load last.keras and the history that matches it (rolling a side file forward)."""
-    model = keras.models.load_model(folder / LAST)
-    done = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) // steps
-    rows = _history_rows(folder / HISTORY)
-    side = _history_rows(folder / SIDE_HISTORY)
+def _resume_state(run, steps):
+    """Model and history after the last finished epoch; (None, []) to start again.
+
+    Rolls a side history forward after a crash between the two renames. A damaged
+    last.keras is replaced, with --restart_damaged, by best.keras when that is an
+    exact state of this run (its epoch is the best one of the history), else the
+    run starts again."""
+    folder = run.path
+    rows = read_history_rows(folder / HISTORY)
+    try:
+        model = load_checkpoint(folder / LAST)
+    except DamagedFile as e:
+        if not run.restart_damaged:
+            raise DamagedFile(e.path, e.reason, "pass --restart_damaged to go back to best.keras "
+                              "when that is exact (else to start the run again), or --force") from None
+        return _fall_back_to_best(run, rows, steps, e.reason)
+    done = epochs_in(model, steps)
+    side = read_history_rows(folder / SIDE_HISTORY) if (folder / SIDE_HISTORY).exists() else []
     if len(rows) != done and len(side) == done:
-        os.replace(folder / SIDE_HISTORY, folder / HISTORY)
+        (folder / SIDE_HISTORY).replace(folder / HISTORY)
         rows = side
     if len(rows) != done:
-        raise UsageError(f"{folder}: history.csv has {len(rows)} epochs but last.keras has {done}; "
-                         "use --force to start this run again")
+        raise DamagedFile(folder / HISTORY, f"it has {len(rows)} epochs but last.keras has {done}",
+                          "use --force to start this run again")
+    return _check_best(run, model, rows)
+
+
+def _check_best(run, model, rows):
+    """Before training on: a damaged best.keras is rebuilt from last.keras when the
+    last epoch is the best; otherwise it stops the run (or, with --restart_damaged,
+    starts it again)."""
+    reason = checkpoint_damage(run.path / BEST)
+    if reason is None:
+        return model, rows
+    best_epoch = int(np.argmax([float(r["val_accuracy"]) for r in rows])) + 1
+    if best_epoch == len(rows):
+        print(f"note: best.keras is damaged ({reason}); rebuilt from last.keras, the best epoch",
+              flush=True)
+        save_model(model, run.path / BEST)
+        return model, rows
+    if run.restart_damaged:
+        run.restart(f"best.keras is damaged ({reason}) and its epoch ({best_epoch}) is not the last")
+        return None, []
+    raise DamagedFile(run.path / BEST, reason, f"its epoch ({best_epoch}) is not the last one, so "
+                      "it cannot be rebuilt; pass --restart_damaged or --force to start the run again")
+
+
+def _fall_back_to_best(run, rows, steps, reason):
+    folder = run.path
+    val_acc = [float(r["val_accuracy"]) for r in rows]
+    best_epoch = int(np.argmax(val_acc)) + 1 if rows else None
+    try:
+        model = load_checkpoint(folder / BEST)
+    except DamagedFile:
+        model = None
+    if model is None or best_epoch is None or epochs_in(model, steps) != best_epoch:
+        run.restart(f"last.keras is damaged ({reason}) and best.keras is no exact state to resume")
+        return None, []
+    print(f"last.keras is damaged ({reason}); resuming from best.keras, epoch {best_epoch}",
+          flush=True)
+    rows = rows[:best_epoch]
+    write_text(folder / HISTORY, history_text(rows))
+    save_model(model, folder / LAST)
+    (folder / RESULT).unlink(missing_ok=True)  # of a longer history
     return model, rows
 
 
-def train_run(folder, config, build_model, make_optimizer, data, transform, force=False,
-              eval_batch_size=500):
-    """Train (or resume, or skip) one run; returns the result dict.
+def _best_model(folder, rows):
+    """best.keras, rebuilt from last.keras when it is damaged and the last epoch is the best."""
+    try:
+        return load_checkpoint(folder / BEST)
+    except DamagedFile as e:
+        best_epoch = int(np.argmax([float(r["val_accuracy"]) for r in rows])) + 1
+        if best_epoch != len(rows):
+            raise DamagedFile(e.path, e.reason, f"its epoch ({best_epoch}) is not the last one, "
+                              "so it cannot be rebuilt; use --force to train this run again") from None
+        model = load_checkpoint(folder / LAST)
+        print(f"note: {e.path} is damaged ({e.reason}); rebuilt from last.keras, the best epoch",
+              flush=True)
+        save_model(model, folder / BEST)
+        return model
+
+
+def train_run(run, config, build_model, make_optimizer, data, transform, eval_batch_size=500,
+              force=False, restart_damaged=False):
+    """Train (or resume) one opened run (helmholtz.folder.open_run); returns the result dict.
+    Given a folder instead, opens it here (after the data: slower to say "complete").
 
     config: every setting of the run (must hold num_epoch, batch_size, seed,
-    precision); build_model(): a fresh Keras model; make_optimizer(): a fresh
-    optimizer; data: a `Data`; transform(x, seeds, training): batch -> model input.
+    precision; drop_last_batch: whole batches only, as Keras 2's fit_generator
+    with samples_per_epoch); build_model(): a fresh Keras model;
+    make_optimizer(): a fresh optimizer; data: a `Data`;
+    transform(x, seeds, training): batch -> model input.
     """
-    folder = Path(folder)
-    bs, num_epoch = config["batch_size"], config["num_epoch"]
-    steps = steps_per_epoch(len(data.train[1]), bs)
-    config = {**config, "steps_per_epoch": steps}
-    state = prepare_folder(folder, config, force)
-    if state == "complete":
-        print(f"{folder} is complete; use --force to train it again", flush=True)
-        return read_json(folder / RESULT)
+    if not isinstance(run, RunFolder):
+        run = open_run(run, config, force, restart_damaged)
+        if run.complete:
+            return read_json(run.path / RESULT)
+    folder = run.path
+    config = full_config(config, data)
+    bs, num_epoch, steps = config["batch_size"], config["num_epoch"], config["steps_per_epoch"]
+    if (folder / CONFIG).exists():
+        diff = differing_settings(read_json(folder / CONFIG), config)
+        if diff:
+            raise UsageError(f"{folder} holds a run with other settings ({', '.join(diff)}); use "
+                             "--force to replace it or --log_dir/--train_dir to choose another folder")
 
     set_precision(config["precision"])
     enable_memory_growth()
@@ -252,22 +331,23 @@ def train_run(folder, config, build_model, make_optimizer, data, transform, forc
     config = {**config, "versions": versions(),
               "git_commit": git_commit(), "command": " ".join(sys.argv), "host": platform.node()}
 
-    if state == "resume":
-        model, rows = _resume_state(folder, steps)
-        print(f"resuming {folder} after epoch {len(rows)}", flush=True)
-    else:
-        model, rows = build_model(), []
+    model, rows = _resume_state(run, steps) if run.state == "resume" else (None, [])
+    if model is None:
+        model = build_model()
         model.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
+    else:
+        print(f"resuming {folder} after epoch {len(rows)}", flush=True)
     write_json(folder / CONFIG, config)
 
     first = len(rows)
     if first < num_epoch:
-        train = train_batches(*data.train, bs, config["seed"], first, num_epoch, transform)
+        train = train_batches(*data.train, bs, config["seed"], first, num_epoch, transform,
+                              config.get("drop_last_batch", False))
         val = eval_batches(*data.val, eval_batch_size, transform)
         model.fit(train, validation_data=val, epochs=num_epoch, initial_epoch=first,
                   steps_per_epoch=steps, shuffle=False, verbose=1 if sys.stdout.isatty() else 0,
-                  callbacks=[RunRecorder(folder, rows, num_epoch)])
+                  callbacks=[ReseedDropout(config["seed"]), RunRecorder(folder, rows, num_epoch)])
 
     result = finish_run(folder, config, rows, data, transform, eval_batch_size)
     print(f"done: best val_accuracy {result['best_val_accuracy']:.4f} (epoch {result['best_epoch']}), "
@@ -278,7 +358,7 @@ def train_run(folder, config, build_model, make_optimizer, data, transform, forc
 def finish_run(folder, config, rows, data, transform, eval_batch_size):
     val_acc = [float(r["val_accuracy"]) for r in rows]
     best_epoch = int(np.argmax(val_acc)) + 1
-    best = keras.models.load_model(folder / BEST)
+    best = _best_model(folder, rows)
 
     def accuracy(xy):
         return float(best.evaluate(eval_batches(*xy, eval_batch_size, transform),
@@ -296,6 +376,7 @@ def finish_run(folder, config, rows, data, transform, eval_batch_size):
               "test_accuracy": test_accuracy,
               "test_accuracy_at": {str(level): accuracy(xy) for level, xy in data.extra_tests.items()},
               "bits_per_sample": config.get("bits_per_sample"),
-              "seconds_total": sum(seconds), "seconds_per_epoch": float(np.mean(seconds))}
+              "seconds_total": sum(seconds), "seconds_per_epoch": float(np.mean(seconds)),
+              "experiment": config["experiment"]}
     write_json(folder / RESULT, result)
     return result
