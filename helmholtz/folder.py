@@ -36,6 +36,14 @@ class RunFolder:
 
     def __init__(self, path, restart_damaged):
         self.path, self.restart_damaged, self.state = Path(path), restart_damaged, "new"
+        self.lock = None
+
+    def close(self):
+        """Release the folder's lock (else held until the process ends)."""
+        if self.lock is not None:
+            self.lock.release()
+            _held.remove(self.lock)
+            self.lock = None
 
     @property
     def complete(self):
@@ -55,25 +63,40 @@ def open_run(folder, settings, force=False, restart_damaged=False):
     Prints and returns a complete RunFolder when there is nothing to train."""
     run = RunFolder(folder, restart_damaged)
     made = _make_folder(run.path)
-    _refuse_foreign_files(run.path)
-    _take_lock(run.path)
-    atexit.register(_tidy, run.path, made)
-    if force:
-        remove_run_files(run.path)
     try:
-        run.state = _recorded_state(run.path, {**settings, "code_family": CODE_FAMILY})
+        _refuse_foreign_files(run.path)
+        lock = _take_lock(run.path)
+    except UsageError:
+        _tidy(run.path, made, holding=False)
+        raise
+    try:
+        if force:
+            remove_run_files(run.path)
+        run.state = _state(run, {**settings, "code_family": CODE_FAMILY})
+    except BaseException:
+        _tidy(run.path, made)
+        lock.release()
+        raise
+    run.lock = lock
+    _held.append(lock)  # held until closed or the process ends; then tidied if still empty
+    atexit.register(_tidy, run.path, made)
+    if run.complete:
+        print(f"{run.path} is complete; use --force to train it again", flush=True)
+    return run
+
+
+def _state(run, settings):
+    try:
+        return _recorded_state(run.path, settings)
     except DamagedFile as e:
         if e.path.name == RESULT:  # everything in it is computed again from the run
             print(f"note: {e.path} is damaged ({e.reason}); computing it again", flush=True)
             e.path.unlink()
-            run.state = _recorded_state(run.path, {**settings, "code_family": CODE_FAMILY})
-        elif restart_damaged:
+            return _recorded_state(run.path, settings)
+        if run.restart_damaged:
             run.restart(f"{e.path.name} is damaged ({e.reason})")
-        else:
-            raise DamagedFile(e.path, e.reason, RESTART_HINT) from None
-    if run.complete:
-        print(f"{run.path} is complete; use --force to train it again", flush=True)
-    return run
+            return "new"
+        raise DamagedFile(e.path, e.reason, RESTART_HINT) from None
 
 
 def remove_run_files(folder):
@@ -160,17 +183,18 @@ def _take_lock(folder):
     except OSError as e:
         raise UsageError(f"cannot lock the run folder {folder} ({e.strerror}); "
                          "choose a folder on a local, writable file system") from None
-    _held.append(lock)  # held until the process ends
+    return lock
 
 
 _held = []
 
 
-def _tidy(folder, made):
-    """At exit: if nothing but the lock was ever written, leave no trace of the run."""
+def _tidy(folder, made, holding=True):
+    """If nothing but the lock was written, leave no trace of the run: remove the
+    lock file (only while holding it) and the folders this process made."""
     try:
-        if {p.name for p in folder.iterdir()} == {LOCK}:
-            (folder / LOCK).unlink()
+        if {p.name for p in folder.iterdir()} <= ({LOCK} if holding else set()):
+            (folder / LOCK).unlink(missing_ok=True)
             for path in reversed(made):
                 path.rmdir()
     except OSError:

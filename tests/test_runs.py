@@ -1,0 +1,277 @@
+"""Run folders without training: checked readers, --force, locks, the state a
+folder is in before any data is loaded, and the caches' checksums and build locks."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helmholtz import cache
+from helmholtz.errors import UsageError
+from helmholtz.folder import open_run
+from helmholtz.runs import (DamagedFile, lock_holder, read_history, read_json, run_lock)
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = {"domain": "cifar", "model": "all-cnns", "seed": 0, "batch_size": 128, "num_epoch": 3,
+            "subset": None}
+
+
+def write_run(folder, epochs=3, complete=True, **config):
+    """A run folder as the trainer leaves it (checkpoints as placeholders)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {**SETTINGS, "versions": {}, "code_family": 2, "train_size": 600, **config}
+    (folder / "config.json").write_text(json.dumps(config))
+    rows = ["epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds"]
+    rows += [f"{e},1.0,0.5,1.0,0.{e},0.01,1.00" for e in range(1, epochs + 1)]
+    (folder / "history.csv").write_text("\n".join(rows) + "\n")
+    for name in ("last.keras", "best.keras"):
+        (folder / name).write_bytes(b"model")
+    if complete:
+        (folder / "result.json").write_text(json.dumps({"epochs": epochs, "complete": True}))
+    return folder
+
+
+def spawn(code, *args):
+    """A Python child running `code`, after it has printed its first line."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+HOLD_LOCK = """
+    import sys, time
+    from helmholtz.runs import run_lock
+    lock = run_lock(sys.argv[1]); lock.acquire()
+    print("ready", flush=True); time.sleep(60)
+"""
+
+
+# ---------------------------------------------------------------- checked readers
+
+@pytest.mark.parametrize("text, reason", [("{\"epochs\": 3", "invalid JSON"), ("[1, 2]", "not a JSON object"),
+                                          (b"\xff\xfe{}", "not UTF-8")])
+def test_damaged_json_is_one_named_error(tmp_path, text, reason):
+    path = tmp_path / "result.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(DamagedFile) as e:
+        read_json(path)
+    assert str(path) in str(e.value) and reason in str(e.value) and "\n" not in str(e.value)
+    assert isinstance(e.value, UsageError) and isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("1,1.0,0.5,1.0,abc,0.01,1.0\n", "val_accuracy='abc'"),
+    ("1,1.0,0.5,1.0\n", "val_accuracy=None"),
+    ("2,1.0,0.5,1.0,0.5,0.01,1.0\n", "row 1 is epoch 2"),
+    ("1,1.0,0.5,1.0,0.5,0.01,1.0,extra\n", "row 1"),
+])
+def test_damaged_history_is_one_named_error(tmp_path, body, reason):
+    (tmp_path / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n" + body)
+    with pytest.raises(DamagedFile, match=reason):
+        read_history(tmp_path)
+
+
+def test_history_of_a_diverged_run_reads_back(tmp_path):
+    write_run(tmp_path, epochs=1)
+    text = (tmp_path / "history.csv").read_text().replace("1.0,0.5", "nan,0.1", 1)
+    (tmp_path / "history.csv").write_text(text)
+    assert np.isnan(read_history(tmp_path)[0]["loss"])
+
+
+# ---------------------------------------------------------------- --force and foreign files
+
+def test_force_removes_only_the_runs_own_files(tmp_path):
+    folder = write_run(tmp_path / "run")
+    (folder / ".last.keras.ab12cd.tmp.keras").write_bytes(b"")  # a killed save's temporary file
+    (folder / "notes.txt").write_text("mine")
+    (folder / "plots").mkdir()
+    assert state(folder, force=True) == "new"
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "notes.txt", "plots"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_folder_of_other_files_is_refused_and_left_alone(tmp_path, force):
+    (tmp_path / "thesis.tex").write_text("years of work")
+    (tmp_path / "config.json").write_text("{\"not\": \"ours\"}")
+    with pytest.raises(UsageError, match="not a run's.*thesis.tex"):
+        open_run(tmp_path, SETTINGS, force=force)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "thesis.tex"]
+
+
+def test_a_trainer_that_fails_before_writing_leaves_no_folder_behind(tmp_path):
+    folder = tmp_path / "logs" / "cifar" / "seed_0"
+    code = """
+        import sys
+        from helmholtz.errors import UsageError, cli_main
+        from helmholtz.folder import open_run
+        def main():
+            open_run(sys.argv[1], {"num_epoch": 1})
+            raise UsageError("the data is missing")  # as a failed data load
+        cli_main(main)
+    """
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(folder)], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr == "error: the data is missing\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- locks
+
+def test_a_second_trainer_is_refused_naming_the_holder(tmp_path):
+    holder = spawn(HOLD_LOCK, tmp_path)
+    try:
+        assert lock_holder(tmp_path) == f"pid {holder.pid} on {socket.gethostname()}"
+        with pytest.raises(UsageError) as e:
+            open_run(tmp_path, SETTINGS)
+        assert f"pid {holder.pid} on {socket.gethostname()}" in str(e.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died by SIGKILL: its lock file is left, the lock is free and taken over.
+    assert (tmp_path / ".lock").read_text().startswith(f"pid {holder.pid} ")
+    assert lock_holder(tmp_path) is None
+    run = open_run(tmp_path, SETTINGS)
+    assert run.state == "new"
+    assert lock_holder(tmp_path) == f"pid {os.getpid()} on {socket.gethostname()}"
+    run.close()
+    assert (tmp_path / ".lock").read_text() == f"pid {os.getpid()} on {socket.gethostname()}\n"
+
+
+def test_lock_holder_of_a_folder_without_a_lock_is_none(tmp_path):
+    assert lock_holder(tmp_path / "missing") is None and lock_holder(tmp_path) is None
+    lock = run_lock(tmp_path)
+    lock.acquire()
+    lock.release()
+    assert lock_holder(tmp_path) is None
+
+
+# ---------------------------------------------------------------- state before the data
+
+def state(folder, settings=SETTINGS, **flags):
+    run = open_run(folder, settings, **flags)
+    run.close()
+    return run.state
+
+
+def test_complete_run_answers_before_any_data(tmp_path, capsys):
+    folder = write_run(tmp_path)
+    assert state(folder) == "complete"
+    assert "is complete" in capsys.readouterr().out
+    assert state(folder, {**SETTINGS, "num_epoch": 5}) == "resume"  # extended
+    assert (folder / "result.json").exists()  # until the first new epoch is written
+    with pytest.raises(UsageError, match=r"other settings \(batch_size\)"):
+        open_run(folder, {**SETTINGS, "batch_size": 64})
+
+
+def test_a_capped_subset_asks_for_the_same_run(tmp_path):
+    folder = write_run(tmp_path)  # all 600 samples, recorded as no subset
+    assert state(folder, {**SETTINGS, "subset": 5000}) == "complete"
+    with pytest.raises(UsageError, match="subset"):
+        open_run(folder, {**SETTINGS, "subset": 300})
+
+
+def test_runs_of_another_code_family_are_not_resumed(tmp_path):
+    folder = write_run(tmp_path, code_family=1)
+    with pytest.raises(UsageError, match="code_family"):
+        open_run(folder, SETTINGS)
+
+
+def test_damaged_result_is_computed_again(tmp_path, capsys):
+    folder = write_run(tmp_path)
+    (folder / "result.json").write_text("{\"epochs\": 3,")
+    assert state(folder) == "resume"  # the trainer recomputes the result
+    assert "result.json is damaged" in capsys.readouterr().out
+    assert not (folder / "result.json").exists()
+
+
+@pytest.mark.parametrize("name, text", [("config.json", "{"), ("history.csv", "epoch,loss\n1,x\n")])
+def test_damaged_config_or_history_stops_or_restarts_on_request(tmp_path, name, text):
+    folder = write_run(tmp_path, complete=False)
+    (folder / name).write_text(text)
+    with pytest.raises(DamagedFile) as e:
+        open_run(folder, SETTINGS)
+    assert name in str(e.value) and "--restart_damaged" in str(e.value)
+    assert (folder / "last.keras").exists()  # nothing removed without the flag
+    assert state(folder, restart_damaged=True) == "new"
+    assert sorted(p.name for p in folder.iterdir()) == [".lock"]
+
+
+# ---------------------------------------------------------------- caches
+
+def test_flipped_bytes_in_a_cache_are_found_and_it_is_rebuilt(tmp_path, capsys):
+    path, record = tmp_path / "c.h5", {"format": 1}
+    data = np.arange(40_000, dtype=np.uint8).reshape(100, 400) % 251
+    cache.write_h5(path, {"data": data, "names": np.array(["a", "b"])}, record)
+    np.testing.assert_array_equal(cache.read_h5(path, record)["data"], data)
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(data[50].tobytes())  # the array's bytes, inside the HDF5 file
+    assert at > 0
+    raw[at + 7] ^= 0x10
+    path.write_bytes(bytes(raw))
+    assert cache.read_h5(path, record) is None  # the caller rebuilds...
+    assert "damaged" in capsys.readouterr().err
+    cache.write_h5(path, {"data": data, "names": np.array(["a", "b"])}, record)  # ...and writes
+    np.testing.assert_array_equal(cache.read_h5(path, record)["data"], data)
+
+
+def test_caches_without_checksums_are_not_trusted(tmp_path):
+    import h5py
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.zeros(3))
+        f.attrs["format"] = "1"
+    assert cache.read_h5(path, {"format": 1}) is None
+    cache._release_build_lock(path)
+
+
+BUILD = """
+    import sys, time
+    import numpy as np
+    from helmholtz import cache
+    path, log = sys.argv[1], sys.argv[2]
+    print("ready", flush=True)
+    arrays = cache.read_h5(path, {"v": 1})
+    if arrays is None:
+        with open(log, "a") as f:
+            f.write("built\\n")
+        time.sleep(1.5)
+        arrays = {"data": np.arange(10)}
+        cache.write_h5(path, arrays, {"v": 1})
+    print(int(arrays["data"].sum()), flush=True)
+"""
+
+
+def test_one_process_builds_a_cache_the_others_wait_and_read(tmp_path):
+    path, log = tmp_path / "c.h5", tmp_path / "builds.txt"
+    procs = [spawn(BUILD, path, log) for _ in range(3)]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outs == ["45"] * 3 and log.read_text() == "built\n"
+
+
+def test_disk_full_names_the_file_and_leaves_no_temporary(tmp_path):
+    """On a real full file system: a tmpfs of 64 KiB (in a private mount namespace)."""
+    script = textwrap.dedent("""
+        import sys, numpy as np
+        from helmholtz.cache import write_h5
+        from helmholtz.errors import cli_main
+        cli_main(lambda: write_h5(sys.argv[1] + "/big.h5", {"a": np.zeros(100_000)}, {}))
+    """)
+    mount = tmp_path / "small"
+    mount.mkdir()
+    shell = (f"mount -t tmpfs -o size=64k tmpfs {mount} && {sys.executable} -c '{script}' {mount}; "
+             f"echo rc=$?; ls -A {mount}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", shell], cwd=REPO, capture_output=True,
+                          text=True)
+    if "rc=" not in proc.stdout:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()[:200]}")
+    assert "rc=2" in proc.stdout and proc.stdout.strip().endswith("rc=2")  # nothing left in it
+    assert proc.stderr.strip() == f"error: disk full while writing {mount}/big.h5; free some " \
+        "space (or point --cache_dir/--log_dir elsewhere) and run again"
