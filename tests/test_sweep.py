@@ -284,6 +284,8 @@ def test_a_bad_flag_after_dashes_stops_the_dry_run_before_any_run(tmp_path, args
     assert out.stdout == "" and not (tmp_path / "logs").exists()
 
 
+@pytest.mark.skipif(importlib.import_module("helmholtz.sweep").folder_problem is None,
+                    reason="needs helmholtz.cli.folder_problem")
 def test_a_log_dir_below_a_file_is_one_line_before_any_run(tmp_path):
     (tmp_path / "file").write_text("mine")
     out = sweep(tmp_path / "file" / "logs", "cifar", "--models", "all-cnns", "--levels", "5")
