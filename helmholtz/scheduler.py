@@ -28,11 +28,7 @@ from dataclasses import dataclass, replace
 from queue import SimpleQueue
 from threading import Lock
 
-try:
-    from helmholtz.runs import lock_holder
-except ImportError:  # run folders without locks: none is ever held
-    def lock_holder(folder):
-        return None
+from helmholtz.runs import lock_holder
 
 TAIL_LINES = 15
 GRACE = 10  # seconds a run has to stop after the signal, before it is killed

@@ -35,12 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helmholtz import REPO
-from helmholtz.cli import Parser, trainer_parser
-
-try:
-    from helmholtz.cli import folder_problem
-except ImportError:  # older flags module: train.py finds a bad --log_dir itself
-    folder_problem = None
+from helmholtz.cli import Parser, folder_problem, trainer_parser
 from helmholtz.errors import UsageError
 from helmholtz.runs import RESULT, default_log_dir, is_complete, read_json, run_dir
 from helmholtz.scheduler import (discover_gpus, echo, local_slots, lock_holder, parse_gpus, run_local,
@@ -249,7 +244,7 @@ def parse_args(argv=None):
     trainer = Path(args.trainer or REPO / args.domain / "train.py")
     if not trainer.is_file():
         raise UsageError(f"no training script at {trainer}; give one with --trainer")
-    problem = folder_problem and folder_problem(args.log_dir, writable=True)
+    problem = folder_problem(args.log_dir, writable=True)
     if problem:
         raise UsageError(f"--log_dir {args.log_dir}: {problem}; choose another folder")
     return args, train_args

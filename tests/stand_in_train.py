@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from filelock import Timeout  # noqa: E402
+
 import audio  # noqa: E402
 import cifar  # noqa: E402
 from helmholtz import runs  # noqa: E402
@@ -62,14 +64,12 @@ for handled in (signal.SIGINT, signal.SIGTERM):
         signal.signal(handled, record_signal)
 
 folder.mkdir(parents=True, exist_ok=True)
-if hasattr(runs, "run_lock"):
-    from filelock import Timeout
-    lock = runs.run_lock(folder)
-    try:
-        lock.acquire()
-    except Timeout:
-        print(f"error: {folder} is being trained by {runs.lock_holder(folder)}", file=sys.stderr)
-        sys.exit(2)
+lock = runs.run_lock(folder)
+try:
+    lock.acquire()
+except Timeout:
+    print(f"error: {folder} is being trained by {runs.lock_holder(folder)}", file=sys.stderr)
+    sys.exit(2)
 
 start = time.time()
 seen = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

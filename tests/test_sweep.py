@@ -284,8 +284,6 @@ def test_a_bad_flag_after_dashes_stops_the_dry_run_before_any_run(tmp_path, args
     assert out.stdout == "" and not (tmp_path / "logs").exists()
 
 
-@pytest.mark.skipif(importlib.import_module("helmholtz.sweep").folder_problem is None,
-                    reason="needs helmholtz.cli.folder_problem")
 def test_a_log_dir_below_a_file_is_one_line_before_any_run(tmp_path):
     (tmp_path / "file").write_text("mine")
     out = sweep(tmp_path / "file" / "logs", "cifar", "--models", "all-cnns", "--levels", "5")
@@ -399,11 +397,6 @@ def hold_lock(folder):
     return holder
 
 
-needs_locks = pytest.mark.skipif(not hasattr(importlib.import_module("helmholtz.runs"), "run_lock"),
-                                 reason="run folders have no locks yet")
-
-
-@needs_locks
 def test_a_run_locked_by_a_live_trainer_is_not_started_and_not_called_failed(tmp_path):
     busy = tmp_path / "cifar" / "all-cnns" / "quality_5" / "seed_0"
     holder = hold_lock(busy)
@@ -426,7 +419,6 @@ def test_a_run_locked_by_a_live_trainer_is_not_started_and_not_called_failed(tmp
     assert out.returncode == 0 and calls(tmp_path)[1:] == [("cifar", "0", "5", "0")]
 
 
-@needs_locks
 def test_a_run_that_fails_because_its_lock_was_taken_meanwhile_is_running_elsewhere(tmp_path):
     [run] = plan("cifar", levels=[5], models=["all-cnns"], log_dir=tmp_path, trainer=STAND_IN)
     refused = Outcome(run, 2, 0.1, "error: ... is being trained by ...")
