@@ -7,6 +7,7 @@ best.keras is rebuilt from last.keras when the last epoch is the best one; a
 damaged last.keras, with --restart_damaged, gives way to best.keras when that
 is an exact state of the run, else the run starts again.
 """
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,11 @@ def save_model(model, path):
     the temporary file is removed if the save fails (a full disk)."""
     with atomic_path(path, suffix=".tmp.keras") as tmp:
         model.save(tmp)
+
+
+def copy_checkpoint(source, path):
+    with atomic_path(path, suffix=".tmp.keras") as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def checkpoint_damage(path):
@@ -98,7 +104,7 @@ def _check_best(run, model, rows):
     if best_epoch == len(rows):
         print(f"note: best.keras is damaged ({reason}); rebuilt from last.keras, the best epoch",
               flush=True)
-        save_model(model, run.path / BEST)
+        copy_checkpoint(run.path / LAST, run.path / BEST)
         return model, rows
     if run.restart_damaged:
         run.restart(f"best.keras is damaged ({reason}) and its epoch ({best_epoch}) is not the last")
@@ -139,5 +145,5 @@ def best_model(folder, rows):
         model = load_checkpoint(folder / LAST)
         print(f"note: {e.path} is damaged ({e.reason}); rebuilt from last.keras, the best epoch",
               flush=True)
-        save_model(model, folder / BEST)
+        copy_checkpoint(folder / LAST, folder / BEST)
         return model
