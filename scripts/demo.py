@@ -71,7 +71,7 @@ def main(argv=None):
             "--num_epoch", args.cifar_epochs, "--test_subset", args.test_subset],
         "audio half: generated effects set under MP3": [
             *sweep, "audio", "--grid", "paper", "--levels", "8", "16", "32", "64", "96", "128",
-            "160", "lossless", "--seeds", *args.seeds, "--log_dir", args.log_dir, "--jobs", args.jobs,
+            "lossless", "--seeds", *args.seeds, "--log_dir", args.log_dir, "--jobs", args.jobs,
             "--", "--num_epoch", args.audio_epochs, "--test_subset", args.test_subset,
             "--test_bitrate", "8", "32", "128", "lossless"],
     }
