@@ -56,7 +56,7 @@ from audio import BITRATES, CLASSES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RAT
 from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, \
     resample, roundtrip
 from helmholtz.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
-from helmholtz.cli import Parser
+from helmholtz.cli import Parser, seed_value
 from helmholtz.errors import UsageError, cli_main
 
 SPLITS = ("train", "test")
@@ -392,7 +392,7 @@ def main(argv=None):
     parser.add_argument("--cache_dir", default=None, help="cache root [default: <repo>/data]")
     parser.add_argument("--skip_bad", action="store_true",
                         help="skip unreadable audio files (counted) instead of stopping")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    parser.add_argument("--seed", type=seed_value, default=DEFAULT_SEED,
                         help="seed of the train/test split and of --generate")
     parser.add_argument("--generate", action="store_true",
                         help="render the built-in IDMT-like set into <cache_dir>/audio/generated")

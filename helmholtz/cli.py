@@ -59,11 +59,25 @@ def seed_value(text):
     return value
 
 
+# Flags naming folders, checked once parsed: whether the command writes in them.
+FOLDER_FLAGS = {"log_dir": True, "train_dir": True, "cache_dir": False}
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but bad flags end with one line and exit status 2."""
+    """argparse, but bad flags end with one line and exit status 2, and the
+    folders of FOLDER_FLAGS are checked (see `folder_problem`)."""
 
     def error(self, message):
         self.exit(2, f"error: {message}; see --help\n")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        for flag, writable in FOLDER_FLAGS.items():
+            value = getattr(parsed, flag, None)
+            problem = value is not None and folder_problem(value, writable)
+            if problem:
+                self.error(f"--{flag} {value}: {problem}")
+        return parsed
 
 
 def folder_problem(path, writable):
@@ -80,21 +94,8 @@ def folder_problem(path, writable):
     return None
 
 
-class TrainerParser(Parser):
-    """The trainers' parser: also checks the folders the flags name."""
-
-    def parse_args(self, args=None, namespace=None):
-        parsed = super().parse_args(args, namespace)
-        for flag, writable in (("log_dir", True), ("train_dir", True), ("cache_dir", False)):
-            value = getattr(parsed, flag, None)
-            problem = value is not None and folder_problem(value, writable)
-            if problem:
-                self.error(f"--{flag} {value}: {problem}")
-        return parsed
-
-
 def trainer_parser(description, batch_size, num_epoch=200):
-    p = TrainerParser(description=description)
+    p = Parser(description=description)
     p.add_argument("--setting", type=int, default=0, help="model number 0..5 (default 0)")
     p.add_argument("--model", default=None, help="model name (overrides --setting)")
     p.add_argument("--batch_size", type=positive_int, default=batch_size,
