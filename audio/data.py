@@ -145,6 +145,12 @@ def scan(root):
     classes = [c for c in CLASSES if c in by_class] + sorted(set(by_class) - set(CLASSES))
     items = [(p.relative_to(root).as_posix(), label)
              for label, name in enumerate(classes) for p in by_class[name]]
+    for rel, _ in items:  # names are recorded in the caches as UTF-8 text
+        try:
+            rel.encode()
+        except UnicodeEncodeError:
+            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"{root}/{shown}: the file name is not UTF-8; rename it") from None
     return classes, items
 
 
