@@ -275,3 +275,43 @@ def test_disk_full_names_the_file_and_leaves_no_temporary(tmp_path):
     assert "rc=2" in proc.stdout and proc.stdout.strip().endswith("rc=2")  # nothing left in it
     assert proc.stderr.strip() == f"error: disk full while writing {mount}/big.h5; free some " \
         "space (or point --cache_dir/--log_dir elsewhere) and run again"
+
+
+def test_checksums_are_verified_once_per_file_per_process(tmp_path, monkeypatch):
+    path, record = tmp_path / "c.h5", {"format": 1}
+    cache.write_h5(path, {"data": np.arange(10)}, record)
+    cache.read_h5(path, record)
+    calls = []
+    monkeypatch.setattr(cache, "_crc", lambda arr: calls.append(arr) or 0)
+    assert cache.read_h5(path, record) is not None and calls == []
+
+
+# ---------------------------------------------------------------- steps and the subset
+
+def test_steps_per_epoch_are_whole_batches_as_keras_2_fit_generator(capsys):
+    from helmholtz.training import steps_per_epoch, train_batches
+    # Keras 2.1.5 legacy interface: samples_per_epoch // generator.batch_size.
+    assert steps_per_epoch(50_000, 128, drop_last_batch=True) == 390
+    assert steps_per_epoch(50_000, 128) == 391  # model.fit (the audio half): the last batch too
+    x, y = np.arange(10), np.arange(10)
+    batches = [b.numpy() for b, _ in train_batches(x, y, 4, 7, 0, 3, lambda a, s, training: a,
+                                                   drop_last_batch=True)]
+    assert [len(b) for b in batches] == [4] * 6
+    import tensorflow as tf
+    for epoch in range(3):  # each epoch: the first 8 of that epoch's shuffle; 2 are left out
+        order = tf.random.experimental.stateless_shuffle(tf.range(10), seed=[7, epoch]).numpy()
+        np.testing.assert_array_equal(np.concatenate(batches[2 * epoch:2 * epoch + 2]), order[:8])
+
+
+def test_a_subset_larger_than_the_data_is_capped_and_recorded_as_all(capsys):
+    from helmholtz.splits import Data
+    from helmholtz.training import full_config
+    data = Data(train=(np.zeros((300, 2)), np.zeros(300)), val=(np.zeros((5, 2)), np.zeros(5)))
+    config = {"batch_size": 128, "drop_last_batch": True, "subset": 5000}
+    recorded = full_config(config, data)
+    assert recorded["subset"] is None and recorded["train_size"] == 300
+    assert recorded["steps_per_epoch"] == 2 and recorded["code_family"] == 2
+    assert "--subset 5000 is more than the 300 training samples" in capsys.readouterr().out
+    assert full_config({**config, "subset": 300}, data)["subset"] == 300  # not capped: as given
+    with pytest.raises(UsageError, match="no whole batch of 512"):
+        full_config({**config, "batch_size": 512}, data)
