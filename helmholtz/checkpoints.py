@@ -63,7 +63,6 @@ def epochs_in(model, steps):
     return None if rest else done
 
 
-
 # ---------------------------------------------------------------- resuming
 
 def resume_state(run, steps):

@@ -12,7 +12,7 @@ of the same folder stops at once:
   readers. A damaged result.json is recomputed from the run; a damaged config
   or history stops with one line, or with --restart_damaged starts the run again.
 
-The checkpoints are checked after the data is loaded (helmholtz.training).
+The checkpoints are checked after the data is loaded (helmholtz.checkpoints).
 """
 import atexit
 import os
@@ -106,6 +106,14 @@ def remove_run_files(folder):
             path.unlink()
 
 
+def check_same_run(folder, settings):
+    """Refuse to go on with a recorded run of other settings."""
+    diff = differing_settings(read_json(Path(folder) / CONFIG), settings)
+    if diff:
+        raise UsageError(f"{folder} holds a run with other settings ({', '.join(diff)}); "
+                         "use --force to replace it or --log_dir/--train_dir to choose another folder")
+
+
 def differing_settings(old, new):
     """Keys of `new` whose recorded value in `old` differs (the derived and mutable ones aside).
 
@@ -127,10 +135,7 @@ def _recorded_state(folder, settings):
         if left:
             raise DamagedFile(folder / CONFIG, f"missing, beside {', '.join(left)}")
         return "new"
-    diff = differing_settings(read_json(folder / CONFIG), settings)
-    if diff:
-        raise UsageError(f"{folder} holds a run with other settings ({', '.join(diff)}); "
-                         "use --force to replace it or --log_dir/--train_dir to choose another folder")
+    check_same_run(folder, settings)
     rows = read_history_rows(folder / HISTORY)
     if (folder / RESULT).exists():
         epochs = read_json(folder / RESULT).get("epochs")

@@ -29,11 +29,11 @@ from helmholtz import REPO, metrics
 from helmholtz.backend import keras, tf
 from helmholtz.cache import write_json, write_text
 from helmholtz.checkpoints import best_model, resume_state, save_model
-from helmholtz.cli import resolve_precision  # noqa: F401  (used by the trainers and the bench)
+from helmholtz.cli import resolve_precision  # noqa: F401  (the bench imports it from here)
 from helmholtz.errors import UsageError
-from helmholtz.folder import RunFolder, differing_settings, open_run
+from helmholtz.folder import check_same_run
 from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, RESULT, SIDE_HISTORY,
-                            experiment_key, history_text, read_json)
+                            experiment_key, history_text)
 
 
 # ---------------------------------------------------------------- precision
@@ -177,10 +177,8 @@ class RunRecorder(keras.callbacks.Callback):
               flush=True)
 
 
-def train_run(run, config, build_model, make_optimizer, data, transform, eval_batch_size=500,
-              force=False, restart_damaged=False):
+def train_run(run, config, build_model, make_optimizer, data, transform, eval_batch_size=500):
     """Train (or resume) one opened run (helmholtz.folder.open_run); returns the result dict.
-    Given a folder instead, opens it here (after the data: slower to say "complete").
 
     config: every setting of the run (must hold num_epoch, batch_size, seed,
     precision; drop_last_batch: whole batches only, as Keras 2's fit_generator
@@ -188,18 +186,11 @@ def train_run(run, config, build_model, make_optimizer, data, transform, eval_ba
     make_optimizer(): a fresh optimizer; data: a `Data`;
     transform(x, seeds, training): batch -> model input.
     """
-    if not isinstance(run, RunFolder):
-        run = open_run(run, config, force, restart_damaged)
-        if run.complete:
-            return read_json(run.path / RESULT)
     folder = run.path
     config = full_config(config, data)
     bs, num_epoch, steps = config["batch_size"], config["num_epoch"], config["steps_per_epoch"]
-    if (folder / CONFIG).exists():
-        diff = differing_settings(read_json(folder / CONFIG), config)
-        if diff:
-            raise UsageError(f"{folder} holds a run with other settings ({', '.join(diff)}); use "
-                             "--force to replace it or --log_dir/--train_dir to choose another folder")
+    if (folder / CONFIG).exists():  # the data-derived settings, too, must be the recorded ones
+        check_same_run(folder, config)
 
     set_precision(config["precision"])
     enable_memory_growth()
