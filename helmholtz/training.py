@@ -40,6 +40,9 @@ from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, RESULT, SI
 
 def set_precision(policy):
     keras.mixed_precision.set_global_policy(policy)
+    # TensorFlow rounds float32 matmuls and convolutions to TF32 (10-bit mantissa)
+    # on Ampere and newer GPUs; float32 means float32, as on the original's GPUs.
+    tf.config.experimental.enable_tensor_float_32_execution(policy != "float32")
 
 
 def enable_memory_growth():

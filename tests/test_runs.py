@@ -315,3 +315,16 @@ def test_a_subset_larger_than_the_data_is_capped_and_recorded_as_all(capsys):
     assert full_config({**config, "subset": 300}, data)["subset"] == 300  # not capped: as given
     with pytest.raises(UsageError, match="no whole batch of 512"):
         full_config({**config, "batch_size": 512}, data)
+
+
+def test_float32_runs_without_tf32():
+    """TF32 would round float32 convolutions to a 10-bit mantissa on recent GPUs."""
+    from helmholtz.backend import tf
+    from helmholtz.training import set_precision
+    try:
+        set_precision("float32")
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+        set_precision("mixed_bfloat16")
+        assert tf.config.experimental.tensor_float_32_execution_enabled()
+    finally:
+        set_precision("float32")
