@@ -133,3 +133,25 @@ def test_original_batchnorm_update_count_is_saved(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     assert float(again.get_layer("front_bn").updates.numpy()) == 3.0
     assert again.count_params() == model.count_params()
+
+
+def test_original_batchnorm_trains_like_the_keras_layer():
+    """The fused kernel gives the same outputs and gradients as Keras' own layer
+    over axis 1 in training mode (only the moving statistics differ)."""
+    from audio.models import OriginalBatchNorm
+    from helmholtz.backend import tf
+    x = tf.constant(np.random.default_rng(2).normal(1.0, 3.0, size=(4, 9, 5, 3)), tf.float32)
+    ours, theirs = OriginalBatchNorm(axis=1), keras.layers.BatchNormalization(axis=1)
+    results = []
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, 9))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 9))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y ** 3)  # not symmetric in y: every gradient term counts
+        results.append([y.numpy()] + [g.numpy() for g in tape.gradient(
+            loss, [x, layer.gamma, layer.beta])])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
