@@ -13,7 +13,9 @@ Sources (`--data PATH`; without it, the built-in generated set):
   FeedbackDelay, Flanger, Overdrive, Phaser, Reverb, SlapbackDelay, Tremolo,
   Vibrato; matched ignoring case, spaces, '-' and '_'), pooled over the three
   instrument folders. File names such as `G61-40100-1111-20593.wav` also code
-  instrument, pitch and effect, but the folder is what we go by.
+  the note (instrument and playing, MIDI pitch 40 on string 1 at fret 00), the
+  effect and its setting, and the take; the folder is what we go by for the
+  class, the name's first two fields for the note (see split_items).
 - The generated set (`python audio/data.py --generate`), a folder of class
   folders at <cache_dir>/audio/generated (see audio/generate.py).
 
@@ -26,13 +28,16 @@ the original's features, bit for bit what its librosa 0.6 computed:
 centred frames padded by reflection, Slaney filters), so 20*log10 of power
 floored 80 dB below the clip's peak; float16, 96 x 173 x 1 for 2 s.
 
-The 80/20 train/test split is made per class (int(0.8 * n) to train, as the
-original) from each file's path and the seed alone, before any codec, so it
-is the same at every bitrate (the original's was unseeded). One HDF5
-cache per (source, level, split) holds `data`, `label`, `bytes` (encoded size
-per clip), `files` and `classes`, and a record of the source checksum (file
-list, sizes, mtimes), library versions and settings; a cache whose record
-differs is rebuilt.
+The 80/20 train/test split keeps every version of a dry note in one split
+where the file names say which note a clip was made from (the generated set,
+IDMT), and otherwise goes by single files; per class int(0.8 * n) clips go to
+train as in the original, where the notes allow. It is made from the paths
+and the seed alone, before any codec, so it is the same at every bitrate (the
+original's was unseeded and per file). One HDF5 cache per (source, level,
+split) holds `data`, `label`, the clip sizes `bytes` (total), `payload` and
+`pcm_bytes` (audio/codec.py defines them), `files` and `classes`, and a record
+of the source checksum (file list, sizes, mtimes), library versions and
+settings; a cache whose record differs is rebuilt.
 
     python audio/data.py --generate --clips_per_class 40   # built-in set
     python audio/data.py --bitrate 16 32 lossless           # prepare caches ahead
@@ -46,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import functools
 import hashlib
 import math
+import re
 import time
 from importlib.metadata import version
 
@@ -66,8 +72,14 @@ DEFAULT_SEED = 2337
 FEATURES = dict(sample_rate=SAMPLE_RATE, n_mels=96, n_fft=2048, hop_length=512, window="hann",
                 center=True, pad_mode="reflect", mel_filters="slaney", spectrum_power=2.0,
                 to_db="amplitude_to_db", ref=1.0, amin=1e-5, top_db=80.0, dtype="float16")
-FORMAT = 2  # bump when the cache contents change for the same record
+FORMAT = 3  # bump when the cache contents change for the same record
 IDMT_NAME = "idmt"
+# File names that say which dry note a clip was made from: (pattern, whether the
+# key also needs the instrument folder, the path's first part)
+NOTE_NAMES = (
+    (re.compile(r"note(\d+)-[^/]+\.wav"), False),                      # generated: note00012-Chorus-2.wav
+    (re.compile(r"([A-Z]\d\d-\d{5})-\d{4}-\d+\.wav", re.IGNORECASE), True),  # IDMT
+)
 
 
 # ---------------------------------------------------------------- levels
@@ -163,18 +175,54 @@ def source_checksum(root, items):
     return h.hexdigest()
 
 
+def note_key(rel):
+    """Which dry note the clip at `rel` was made from, if its file name says; else None.
+
+    Generated set: `<Class>/note<j>-...wav` -> 'note<j>'. IDMT: the name's first
+    two fields, instrument and playing (G61) and pitch, string and fret (40100),
+    within the instrument folder: `Gitarre monophon/Samples/Chorus/G61-40100-
+    3311-20593.wav` -> 'Gitarre monophon/G61-40100'. Every effect version of a
+    note shares the key; two takes of one note would share it too.
+    """
+    name = rel.rsplit("/", 1)[-1]
+    for pattern, per_folder in NOTE_NAMES:
+        found = pattern.fullmatch(name)
+        if found:
+            return f"{rel.split('/', 1)[0]}/{found[1]}" if per_folder else f"note{int(found[1])}"
+    return None
+
+
 def split_items(items, seed=DEFAULT_SEED):
-    """{'train': [...], 'test': [...]}: per class, int(0.8 * n) files go to train
-    as in the original, those whose seeded hash of the path ranks last (the
-    original shuffled unseeded). Depends on file identity only."""
-    rank = lambda rel: hashlib.sha256(f"{seed}:{rel}".encode()).hexdigest()  # noqa: E731
+    """{'train': [...], 'test': [...]}, every clip of a note (`note_key`) in one split.
+
+    Notes, and files that name none, are ranked by a seeded hash of their key
+    (the file's path when it names no note; the original shuffled unseeded);
+    in that order each goes to test while no class of it would pass its
+    test count n - int(0.8 * n), so per class int(0.8 * n) files train as in
+    the original where whole notes allow (always when every note has one clip
+    per class, as in the generated set), never fewer. Without note names this
+    is the per-file rule: per class the first n - int(0.8 * n) files in hash
+    order are the test files. Depends on file identity only.
+    """
+    groups = {}
+    for rel, label in items:
+        groups.setdefault(note_key(rel) or rel, []).append((rel, label))
+    rank = lambda key: hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()  # noqa: E731
+    counts = {}
+    for _, label in items:
+        counts[label] = counts.get(label, 0) + 1
+    room = {label: n - int(n * TRAIN_FRACTION) for label, n in counts.items()}
     out = {"train": [], "test": []}
-    for label in sorted({lab for _, lab in items}):
-        members = sorted((it for it in items if it[1] == label), key=lambda it: rank(it[0]))
-        n_test = len(members) - int(len(members) * TRAIN_FRACTION)
-        out["test"] += sorted(members[:n_test])
-        out["train"] += sorted(members[n_test:])
-    return out
+    for key in sorted(groups, key=rank):
+        needs = {}
+        for _, label in groups[key]:
+            needs[label] = needs.get(label, 0) + 1
+        fits = all(room[label] >= n for label, n in needs.items())
+        if fits:
+            for label, n in needs.items():
+                room[label] -= n
+        out["test" if fits else "train"] += groups[key]
+    return {split: sorted(members, key=lambda it: (it[1], it[0])) for split, members in out.items()}
 
 
 # ---------------------------------------------------------------- features
@@ -233,7 +281,7 @@ def _blas():
 
 
 def _clip_task(task):
-    """(path, level, n_samples) -> (features, encoded bytes) or (None, error message)."""
+    """(path, level, n_samples) -> (features, codec.Sizes) or (None, error message)."""
     path, level, n_samples = task
     try:
         samples = read_clip(path)
@@ -242,8 +290,8 @@ def _clip_task(task):
     # One BLAS thread: the workers already fill the cores, and threads that spin
     # on a busy machine make the small mel product ten times slower.
     with _blas().limit(limits=1, user_api="blas"):
-        decoded, nbytes = roundtrip(samples, SAMPLE_RATE, level)
-        return mel_features(fit_length(decoded, n_samples)), nbytes
+        decoded, sizes = roundtrip(samples, SAMPLE_RATE, level)
+        return mel_features(fit_length(decoded, n_samples)), sizes
 
 
 # ---------------------------------------------------------------- caches
@@ -263,7 +311,7 @@ def _record(checksum, classes, level, split, seed):
     return dict(format=FORMAT, source=checksum, classes=classes, level=level, split=split,
                 seed=seed, train_fraction=TRAIN_FRACTION, features=FEATURES,
                 codec=dict(encoder="lame cbr", quality=LAME_QUALITY, delay=ENCODER_DELAY,
-                           resampler="soxr_hq"),
+                           resampler="soxr_hq", lossless_size="flac"),
                 versions=_versions())
 
 
@@ -320,21 +368,22 @@ def _build(source, level, skip_bad):
     results = parallel_map(_clip_task, tasks, desc=f"audio bitrate {level}",
                            workers=1 if len(tasks) < 64 else None)
     kept, skipped = {split: [] for split in SPLITS}, []
-    for (split, rel, label), (feats, nbytes) in zip(items, results):
+    for (split, rel, label), (feats, sizes) in zip(items, results):
         if feats is not None:
-            kept[split].append((rel, label, feats, nbytes))
+            kept[split].append((rel, label, feats, sizes))
         elif skip_bad:
             skipped.append(rel)
         else:
-            raise UsageError(f"{nbytes}; fix or remove it, or pass --skip_bad")
+            raise UsageError(f"{sizes}; fix or remove it, or pass --skip_bad")
     for split in SPLITS:
         if not kept[split]:
             raise UsageError(f"no readable clips for the {split} split of {source.root}")
     out = {}
     for split in SPLITS:
-        rels, labels, feats, nbytes = zip(*kept[split])
+        rels, labels, feats, sizes = zip(*kept[split])
+        total, payload, pcm = np.array(sizes, np.int64).T
         out[split] = dict(data=np.stack(feats), label=np.array(labels, np.int64),
-                          bytes=np.array(nbytes, np.int64), files=np.array(rels),
+                          bytes=total, payload=payload, pcm_bytes=pcm, files=np.array(rels),
                           classes=np.array(source.classes))
         write_h5(source.path(level, split), out[split], source.record(level, split))
     if skipped:
@@ -342,9 +391,9 @@ def _build(source, level, skip_bad):
               f"{' ...' if len(skipped) > 5 else ''}", file=sys.stderr)
     seconds = time.perf_counter() - start
     n = len(kept["train"]) + len(kept["test"])
-    mean_bytes = np.mean([k[3] for split in SPLITS for k in kept[split]])
+    total, payload = np.mean([k[3][:2] for split in SPLITS for k in kept[split]], axis=0)
     print(f"{source.name} bitrate {level}: {len(kept['train'])} train + {len(kept['test'])} test "
-          f"clips, {len(source.classes)} classes, {mean_bytes:.0f} bytes/clip, "
+          f"clips, {len(source.classes)} classes, {total:.0f} bytes/clip ({payload:.0f} payload), "
           f"{n / seconds:.0f} clips/s ({n * n_samples / SAMPLE_RATE / seconds:.0f}x real time) "
           f"-> {source.path(level, 'train').parent}")
     return out
@@ -357,14 +406,16 @@ def _warm_up():
 
 
 def _split_arrays(arrays):
-    return {"data": arrays["data"], "label": arrays["label"].astype(np.int64),
-            "bytes": arrays["bytes"].astype(np.int64), "classes": [str(c) for c in arrays["classes"]],
+    sizes = {k: arrays[k].astype(np.int64) for k in ("bytes", "payload", "pcm_bytes")}
+    return {"data": arrays["data"], "label": arrays["label"].astype(np.int64), **sizes,
+            "classes": [str(c) for c in arrays["classes"]],
             "files": [str(f) for f in arrays["files"]]}
 
 
 def load_split(level, split, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED):
     """One split at one level: {'data': float16 (N, 96, 173, 1), 'label': int64,
-    'bytes': int64, 'classes': [str], 'files': [str]}; built and cached if needed."""
+    'bytes', 'payload', 'pcm_bytes': int64 sizes per clip (audio/codec.py),
+    'classes': [str], 'files': [str]}; built and cached if needed."""
     if split not in SPLITS:
         raise UsageError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     level = parse_level(level)

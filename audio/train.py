@@ -7,10 +7,15 @@ Adadelta with the Keras-2 defaults (lr 1.0, rho 0.95, eps 1e-7), batch 50,
 best val accuracy checkpointed. Validation as the original made it: the
 training clips in class-name order, cut to a multiple of the batch size,
 shuffled by numpy's seed (2337), and the last 25% held out (Keras
-`validation_split`). The held-out test split, which the original never used,
-is evaluated once at the end. By default the original's frequency-axis
+`validation_split`), so other effect versions of a validation note are in
+training. The held-out test split, which the original never used, is
+evaluated once at the end. By default the original's frequency-axis
 BatchNormalization is kept; `--fixed` normalises over channels instead and
-holds out the last 25% of a fixed shuffle of every training clip.
+holds out whole notes (every effect version of a note, where the file names
+say it: audio/data.py note_key), the last 25% of every training clip in a
+fixed shuffle of the notes. config.json records the mean size per clip in
+bits, total and payload (audio/codec.py), at the training level and at each
+--test_bitrate.
 """
 import sys
 from pathlib import Path
@@ -56,14 +61,29 @@ def hold_out(classes, labels, files, val, batch_size, seed, fixed):
     Original: build_dataset loaded the clips class by class (class names sorted),
     stopped at the last multiple of the batch size, shuffled with
     np.random.seed(seed); Keras' validation_split then kept the first
-    int(N * (1 - val)) for training. --fixed: every clip, a fixed shuffle, the
-    last round(N * val) held out.
+    int(N * (1 - val)) for training. --fixed: every clip; the notes
+    (audio/data.py note_key; a file naming none is a note of its own) in a
+    fixed shuffle, whole notes from the end held out until at least
+    round(N * val) clips are (exactly those, and the last round(N * val) of a
+    fixed shuffle of the clips, when no file names a note).
     """
     from helmholtz.splits import fixed_shuffle
     if fixed:
-        order = fixed_shuffle(len(labels))
-        n_val = max(1, int(round(len(order) * val)))
-        return order[:-n_val], order[-n_val:]
+        notes = {}
+        for i, name in enumerate(files):
+            notes.setdefault(audio_data.note_key(name) or name, []).append(i)
+        members = list(notes.values())
+        shuffled = [members[n] for n in fixed_shuffle(len(members))]
+        order = np.array([i for note in shuffled for i in note], np.int64)
+        n_val, held = max(1, int(round(len(order) * val))), 0
+        for note in reversed(shuffled):
+            if held >= n_val:
+                break
+            held += len(note)
+        if held >= len(order):
+            raise UsageError(f"--val {val} holds out every note of the {len(order)} training "
+                             "clips; choose a --val nearer 0.25 or use more clips")
+        return order[:-held], order[-held:]
     loaded = sorted(range(len(labels)), key=lambda i: (classes[labels[i]], files[i]))
     n = len(loaded) // batch_size * batch_size
     if n == 0:
@@ -84,9 +104,10 @@ def load_data(args):
 
     def split(level, name):
         s = audio_data.load_split(level, name, args.data, args.cache_dir, args.skip_bad, args.seed)
-        return (s["data"], s["label"]), s["bytes"], list(s["classes"]), s["files"]
+        bits = {"total": 8 * s["bytes"], "payload": 8 * s["payload"]}
+        return (s["data"], s["label"]), bits, list(s["classes"]), s["files"]
 
-    train, train_bytes, classes, train_files = split(args.bitrate, "train")
+    train, train_bits, classes, train_files = split(args.bitrate, "train")
     test, _, _, _ = split(args.bitrate, "test")
     fit_idx, val_idx = hold_out(classes, train[1], train_files, args.val, args.batch_size,
                                 args.seed, args.fixed)
@@ -97,13 +118,16 @@ def load_data(args):
               "--fixed keeps them all")
     train_idx, val_idx = fit_idx[:args.subset], val_idx[:args.test_subset]
     test_idx = fixed_shuffle(len(test[1]), args.test_subset)
-    extra, extra_bits = {}, {}
+    extra, extra_bits = {}, {"total": {}, "payload": {}}
     for level in args.test_bitrate:
-        xy, nbytes, _, _ = split(level, "test")
-        extra[level], extra_bits[str(level)] = take(xy, test_idx), float(nbytes[test_idx].mean() * 8)
+        xy, bits, _, _ = split(level, "test")
+        extra[level] = take(xy, test_idx)
+        for kind in extra_bits:
+            extra_bits[kind][str(level)] = float(bits[kind][test_idx].mean())
     data = Data(train=take(train, train_idx), val=take(train, val_idx), test=take(test, test_idx),
                 extra_tests=extra)
-    return data, classes, float(train_bytes[train_idx].mean() * 8), extra_bits
+    bits = {kind: float(train_bits[kind][train_idx].mean()) for kind in train_bits}
+    return data, classes, bits, extra_bits
 
 
 def main(argv=None):
@@ -141,7 +165,9 @@ def main(argv=None):
         **settings, "params": build().count_params(), "classes": classes,
         "input_shape": list(shape),
         "train_size": len(data.train[1]), "val_size": len(data.val[1]),
-        "test_size": len(data.test[1]), "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
+        "test_size": len(data.test[1]),
+        "bits_per_sample": bits["total"], "payload_bits_per_sample": bits["payload"],
+        "bits_per_sample_at": extra_bits["total"], "payload_bits_per_sample_at": extra_bits["payload"],
     }
 
     def make_optimizer():  # Keras 2's Adadelta defaults; Keras 3's learning rate is 0.001

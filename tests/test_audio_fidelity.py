@@ -39,13 +39,13 @@ def original_features(y):
 def guitar_clip(tmp_path_factory):
     """A real rendered guitar note through an effect (the built-in generator)."""
     pytest.importorskip("tinysoundfont")
-    pytest.importorskip("pedalboard")
     from audio.generate import SOUNDFONT, generate
     if not SOUNDFONT.exists():
         pytest.skip("Debian fluid-soundfont-gm not installed")
     root = tmp_path_factory.mktemp("one") / "set"
-    generate(root, clips_per_class=1, seed=3, quiet=True)
-    samples, sr = soundfile.read(root / "Chorus" / "Chorus_0000.wav", dtype="float32")
+    manifest = generate(root, clips_per_class=1, seed=3, quiet=True)
+    chorus = next(rel for rel, clip in manifest["clips"].items() if clip["effect"] == "Chorus")
+    samples, sr = soundfile.read(root / chorus, dtype="float32")
     assert sr == SR
     return samples
 
@@ -115,6 +115,27 @@ def test_validation_is_the_originals():
         assert named == list(original_hold_out(folders, batch_size, seed, val))
     fit, held = hold_out(classes, labels, files, 0.25, 50, 2337, fixed=True)
     assert sorted([*fit, *held]) == list(range(len(items))) and len(held) == 34
+
+
+def test_fixed_validation_holds_out_whole_notes():
+    rng = np.random.default_rng(5)
+    classes = ["NoFX", "Chorus", "Vibrato", "EQ"]
+    # the train split of a generated set: every class has each training note once
+    notes = rng.choice(200, size=37, replace=False).tolist()
+    items = [(c, f"{c}/note{j:05d}-{c}-{1 + j % 3}.wav") for c in classes for j in notes]
+    items = [items[i] for i in rng.permutation(len(items))]
+    labels = np.array([classes.index(c) for c, _ in items])
+    files = [f for _, f in items]
+    fit, held = hold_out(classes, labels, files, 0.25, 50, 2337, fixed=True)
+    assert sorted([*fit, *held]) == list(range(len(items)))
+    notes = [{data.note_key(files[i]) for i in part} for part in (fit, held)]
+    assert not notes[0] & notes[1]
+    # whole notes of 4 clips until a quarter is held out: 37 of 148, rounded up to notes
+    assert len(held) == 40 and len(notes[1]) == 10
+    # the original protocol's validation is a random quarter of the clips, so it
+    # shares notes with training
+    fit, held = hold_out(classes, labels, files, 0.25, 50, 2337, fixed=False)
+    assert {data.note_key(files[i]) for i in fit} & {data.note_key(files[i]) for i in held}
 
 
 @pytest.mark.skipif(not ORIGINAL.is_dir(), reason="the original code is not beside the repository")
