@@ -1,24 +1,15 @@
-"""The image data step: source images -> JPEG at quality q -> cached arrays.
+"""The image data step: source images -> codec at a level -> cached arrays.
 
     python cifar/data.py --dataset cifar10 --quality 1 5 lossless
     python cifar/data.py --dataset fashion-mnist --data /path/to/idx/folder
     python cifar/data.py --fixed --quality 25      # upright, for train.py --fixed
 
-Every image goes through Pillow's JPEG encoder at quality q in memory (no files)
-and is decoded back (by simplejpeg when installed: the same libjpeg-turbo
-decoder with less overhead per call, tested to give Pillow's pixels); the
-encoded size of each image is kept as the measure of bits.
-The level `lossless` runs no codec: the images stay as they are and their size
-is the PNG size (Pillow, default settings), the reference for bits.
-
-Sources:
-- cifar10: `--data` (the archive cifar-10-python.tar.gz or its extracted
-  folder), else Keras' cache (~/.keras/datasets), else the official archive,
-  downloaded over https into <cache_dir>/downloads/. The official MD5 is
-  enforced for the download and for official archives found in the caches; an
-  archive given with `--data` is used as given and identified by its own MD5.
-- fashion-mnist: the idx files of the Debian package dataset-fashion-mnist (or
-  `--data FOLDER` holding them), padded to 32x32 with zeros, one channel.
+The sources are in cifar/sources.py (the official CIFAR-10 archive,
+Fashion-MNIST), the codec in cifar/codec.py: every image goes through
+Pillow's JPEG encoder at quality q in memory (no files) and is decoded back;
+its encoded size is kept, in total and as the payload without the header.
+The level `lossless` runs no codec: the images stay as they are, and their
+sizes are those of their PNG, the reference for bits.
 
 Orientation: the original transposed its arrays before anything else
 (convert_cifar10.py: (N, 3, 32, 32) -> transpose(0, 3, 2, 1), rows = x) and
@@ -30,86 +21,34 @@ y, as people see them). The decoded images stay in the orientation they were
 encoded in, and the sizes are those of what was encoded.
 
 Caches: one HDF5 file per (dataset, level, orientation, split) under
-<cache_dir>/<dataset>/, holding `data` (uint8, N x 32 x 32 x C), `label` and
-`bytes`, and a record (source MD5, orientation, library versions, codec
-settings). A cache whose record differs is rebuilt. The decoded source is
-cached too (`source_<split>.h5`, upright) so that each level does not re-read
-the archive.
+<cache_dir>/<dataset>/, holding `data` (uint8, N x 32 x 32 x C), `label`,
+`bytes` and `payload` (cifar/codec.py defines both), and a record
+(source MD5, orientation, library versions, codec settings). A cache whose
+record differs is rebuilt. The decoded source is cached too
+(`source_<split>.h5`, upright) so that each level does not re-read the
+archive.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gzip
-import hashlib
-import io
-import lzma
-import os
-import pickle
-import tarfile
-import urllib.error
-import urllib.request
-import zlib
-from dataclasses import dataclass
-from functools import lru_cache, partial
-from typing import Callable
-
 import numpy as np
-import PIL
-from PIL import Image, features
-from tqdm import tqdm
-
-try:  # libjpeg-turbo's decoder with less per-call overhead; same pixels as Pillow's (tested)
-    import simplejpeg
-except ImportError:
-    simplejpeg = None
 
 from cifar import DATASETS, DEFAULT_DATASET, DEFAULT_LEVELS, LEVEL_NAME
+from cifar.codec import codec_record, compress, parse_level
+from cifar.sources import SIZE, find_source
 from helmholtz.cache import cache_dir as default_cache_dir
-from helmholtz.cache import atomic_path, parallel_map, read_h5, write_h5
+from helmholtz.cache import read_h5, write_h5
 from helmholtz.cli import Parser
 from helmholtz.errors import UsageError, cli_main
 from helmholtz.runs import level_dir
 
-CACHE_FORMAT = 2  # bump when the cache layout or the pipeline changes
+CACHE_FORMAT = 3  # bump when the cache layout or the pipeline changes
 SPLITS = ("train", "test")
 ORIENTATIONS = ("transposed", "upright")  # what is encoded: the original's, or --fixed
-SIZE = 32
 CHANNELS = {"cifar10": 3, "fashion-mnist": 1}
-CHUNK = 500  # images per parallel task: keeps per-task overhead small
-
-CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"
-CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR_FOLDER = "cifar-10-batches-py"
-CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
-CIFAR_MEMBERS = CIFAR_BATCHES["train"] + CIFAR_BATCHES["test"]
-# Names Keras 2 and Keras 3 give the same official archive and its extraction.
-KERAS_ARCHIVES = (CIFAR_ARCHIVE, "cifar-10-batches-py.tar.gz", "cifar-10-batches-py-target_archive")
-KERAS_FOLDERS = (CIFAR_FOLDER, "cifar-10-batches-py-target/cifar-10-batches-py")
-
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-
-
-# ---------------------------------------------------------------- levels
-
-def parse_level(text):
-    """'25' -> 25, 'lossless' -> 'lossless'; anything else is a UsageError."""
-    if isinstance(text, str) and text.strip().lower() == "lossless":
-        return "lossless"
-    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
-        q = int(text)
-    elif isinstance(text, str) and text.strip().isdigit():
-        q = int(text)
-    else:
-        q = None
-    if q is None or not 1 <= q <= 100:
-        raise UsageError(f"quality {text!r} is not valid; give an integer JPEG quality "
-                         "from 1 to 100, or 'lossless'")
-    return q
+SIZES = ("bytes", "payload")  # per image, int64
 
 
 def _check(dataset, split, orientation):
@@ -121,279 +60,10 @@ def _check(dataset, split, orientation):
         raise UsageError(f"unknown orientation {orientation!r}; choose one of {', '.join(ORIENTATIONS)}")
 
 
-# ---------------------------------------------------------------- codec
-
 def orient(images, orientation):
     """Upright (N, y, x, C) images as the codec gets them: 'transposed' is the
     original's (N, x, y, C) (convert_cifar10.py transpose(0, 3, 2, 1))."""
     return images.transpose(0, 2, 1, 3) if orientation == "transposed" else images
-
-
-def compress(images, level, desc="compressing"):
-    """JPEG round trip of uint8 images (N, H, W, C) at quality `level`, on all cores.
-
-    Returns (decoded images, encoded bytes per image). For 'lossless' the
-    images come back unchanged and the bytes are their PNG sizes.
-    """
-    images = np.ascontiguousarray(images, dtype=np.uint8)
-    if len(images) == 0:
-        return images.copy(), np.zeros(0, np.int64)
-    jobs = [(images[i:i + CHUNK], level) for i in range(0, len(images), CHUNK)]
-    results = parallel_map(_compress_chunk, jobs, desc, chunksize=1)
-    return (np.concatenate([r[0] for r in results]),
-            np.concatenate([r[1] for r in results]))
-
-
-def _compress_chunk(job):
-    images, level = job
-    n, h, w, c = images.shape
-    mode = "L" if c == 1 else "RGB"  # grey is encoded as a one-channel JPEG
-    decoded = images.copy() if level == "lossless" else np.empty_like(images)
-    sizes = np.empty(n, np.int64)
-    buf = io.BytesIO()  # reused: per-image overhead matters at 32x32
-    for i in range(n):
-        buf.seek(0)
-        buf.truncate()
-        image = Image.frombuffer(mode, (w, h), images[i], "raw", mode, 0, 1)
-        if level == "lossless":
-            image.save(buf, "PNG")
-            sizes[i] = buf.tell()
-            continue
-        image.save(buf, "JPEG", quality=level)
-        sizes[i] = buf.tell()
-        if simplejpeg is not None:
-            simplejpeg.decode_jpeg(buf.getvalue(), "GRAY" if c == 1 else "RGB", buffer=decoded[i])
-        else:  # Pillow's JPEG decoder, without Image.open's format sniffing
-            back = Image.frombytes(mode, (w, h), buf.getvalue(), "jpeg", (mode, ""))
-            decoded[i] = np.asarray(back).reshape(h, w, c)
-    return decoded, sizes
-
-
-def codec_record(level, channels):
-    """What produced a level's pixels and sizes; part of every cache record."""
-    mode = "L" if channels == 1 else "RGB"
-    if level == "lossless":
-        codec = {"format": "PNG", "mode": mode, "settings": "Pillow defaults",
-                 "zlib": features.version("zlib")}
-    else:
-        codec = {"format": "JPEG", "quality": level, "mode": mode,
-                 "settings": "Pillow defaults: 4:2:0 chroma subsampling, baseline, "
-                             "standard Huffman tables",
-                 "encoder": "Pillow", "libjpeg": features.version("jpg"),
-                 "libjpeg_turbo": features.version("libjpeg_turbo"),
-                 "decoder": f"simplejpeg {simplejpeg.__version__}" if simplejpeg else "Pillow"}
-    return {"pillow": PIL.__version__, "codec": codec}
-
-
-# ---------------------------------------------------------------- sources
-
-@dataclass(frozen=True)
-class Source:
-    """Where a dataset's images come from and the checksum that identifies them."""
-    dataset: str
-    checksum: str
-    where: str
-    read: Callable[[], dict]  # -> {"train": (images, labels), "test": (images, labels)}
-
-
-def find_source(dataset, data_path=None, cache_dir=None):
-    """The source of `dataset`, located without reading its images."""
-    if dataset == "fashion-mnist":
-        return _fashion_source(data_path)
-    return _cifar_source(data_path, default_cache_dir(cache_dir))
-
-
-def _cifar_source(data_path, root):
-    if data_path is not None:
-        path = Path(data_path).expanduser()
-        if not path.exists():
-            raise UsageError(f"--data {path} does not exist; give the CIFAR-10 archive "
-                             f"({CIFAR_ARCHIVE}) or its extracted folder ({CIFAR_FOLDER}/)")
-        if path.is_dir():
-            folder = next((f for f in (path, path / CIFAR_FOLDER) if _is_batches_folder(f)), None)
-            if folder is not None:
-                return _folder_source(folder)
-            if not (path / CIFAR_ARCHIVE).is_file():
-                raise UsageError(f"{path} holds neither the CIFAR-10 batches "
-                                 f"({', '.join(CIFAR_MEMBERS)}) nor {CIFAR_FOLDER}/ nor "
-                                 f"{CIFAR_ARCHIVE}; point --data at the archive or its extracted folder")
-            path = path / CIFAR_ARCHIVE
-        # A user's archive is used as given; its own MD5 identifies it.
-        return Source("cifar10", _md5(path), str(path), partial(_read_cifar_archive, path, None))
-    downloaded = root / "downloads" / CIFAR_ARCHIVE
-    keras = keras_datasets_dir()
-    for archive in (downloaded, *(keras / name for name in KERAS_ARCHIVES)):
-        if archive.is_file():  # the official file: MD5 checked when it is read
-            return Source("cifar10", CIFAR_MD5, str(archive),
-                          partial(_read_cifar_archive, archive, CIFAR_MD5))
-    for folder in (keras / name for name in KERAS_FOLDERS):
-        if _is_batches_folder(folder):
-            return _folder_source(folder)
-    return Source("cifar10", CIFAR_MD5, CIFAR_URL, partial(_download_and_read, downloaded))
-
-
-def keras_datasets_dir():
-    return Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser() / "datasets"
-
-
-def _is_batches_folder(folder):
-    return all((folder / name).is_file() for name in CIFAR_MEMBERS)
-
-
-def _folder_source(folder):
-    files = [folder / name for name in CIFAR_MEMBERS]
-    checksum = hashlib.md5("".join(_md5(f) for f in files).encode()).hexdigest()
-    return Source("cifar10", checksum, str(folder), partial(_read_cifar_folder, folder))
-
-
-@lru_cache(maxsize=None)
-def _md5_of(path, size, mtime_ns):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _md5(path):
-    """MD5 of a file, remembered while the file is unchanged (archives are 170 MB)."""
-    st = Path(path).stat()
-    return _md5_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-def _download_and_read(dest):
-    _download(dest)
-    return _read_cifar_archive(dest, CIFAR_MD5)
-
-
-def _download(dest):
-    """Fetch the official archive to a temporary name, check its MD5, rename into place."""
-    print(f"downloading {CIFAR_URL} -> {dest}")  # stdout: stderr is for the error line
-    try:
-        with atomic_path(dest) as tmp:  # renamed into place only when complete and checked
-            with urllib.request.urlopen(CIFAR_URL, timeout=60) as response, open(tmp, "wb") as f:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, leave=False,
-                          disable=not sys.stderr.isatty()) as bar:
-                    while chunk := response.read(1 << 20):
-                        f.write(chunk)
-                        bar.update(len(chunk))
-            if (md5 := _md5(tmp)) != CIFAR_MD5:
-                raise UsageError(f"the downloaded archive has MD5 {md5}, not {CIFAR_MD5}; run "
-                                 f"again, or fetch {CIFAR_URL} yourself and pass it with --data PATH")
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        raise UsageError(f"cannot download {CIFAR_URL} ({getattr(e, 'reason', e)}); check the "
-                         f"connection, or copy {CIFAR_ARCHIVE} here and pass --data PATH "
-                         "(or put it in ~/.keras/datasets/)") from None
-
-
-def _read_cifar_archive(path, expected_md5):
-    if expected_md5 is not None and (md5 := _md5(path)) != expected_md5:
-        raise UsageError(f"{path} has MD5 {md5}, not the official {expected_md5} (an incomplete "
-                         "download or another file); delete it so that the official archive is "
-                         "downloaded again, or pass it with --data PATH to use it as it is")
-    try:
-        tar = tarfile.open(path, "r:*")
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError):
-        raise UsageError(f"{path} is not a readable tar archive; give the CIFAR-10 archive "
-                         f"{CIFAR_ARCHIVE} or its extracted folder {CIFAR_FOLDER}/") from None
-    try:
-        with tar:
-            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
-            missing = [name for name in CIFAR_MEMBERS if name not in members]
-            if missing:
-                raise UsageError(f"{path} is a tar archive without {', '.join(missing)}; give "
-                                 f"the official CIFAR-10 python archive ({CIFAR_ARCHIVE})")
-            raw = {name: tar.extractfile(members[name]).read() for name in CIFAR_MEMBERS}
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as e:
-        reason = " ".join(str(e).split())  # one line, whatever the library said
-        raise UsageError(f"{path} is truncated or corrupt ({reason}); download it again "
-                         "(or delete it and let this command download it)") from None
-    return _cifar_splits({name: _read_batch(data, f"{path}:{name}") for name, data in raw.items()})
-
-
-def _read_cifar_folder(folder):
-    return _cifar_splits({name: _read_batch((folder / name).read_bytes(), str(folder / name))
-                          for name in CIFAR_MEMBERS})
-
-
-def _cifar_splits(batches):
-    return {split: (np.concatenate([batches[n][0] for n in names]),
-                    np.concatenate([batches[n][1] for n in names]))
-            for split, names in CIFAR_BATCHES.items()}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays, lists and dicts only: a batch file cannot run code."""
-    ALLOWED = {("numpy._core.multiarray", "_reconstruct"), ("numpy._core.numeric", "_frombuffer"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-
-    def find_class(self, module, name):
-        module = module.replace("numpy.core", "numpy._core")  # pickles made by numpy 1.x
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
-        return super().find_class(module, name)
-
-
-def _read_batch(raw, where):
-    """One official batch: a pickled dict with b'data' (N x 3072, CHW planes) and b'labels'."""
-    fix = f"give the official CIFAR-10 python archive ({CIFAR_ARCHIVE}) or its extracted folder"
-    try:
-        batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
-        data = batch.get(b"data", batch.get("data"))
-        labels = np.asarray(batch.get(b"labels", batch.get("labels")), dtype=np.int64)
-    except Exception as e:  # any malformed pickle: the file is not a batch
-        reason = " ".join(f"{type(e).__name__}: {e}".split())
-        raise UsageError(f"{where} is not a CIFAR-10 batch ({reason}); {fix}") from None
-    if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
-            or data.shape[1] != 3 * SIZE * SIZE or labels.shape != (len(data),)
-            or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9)):
-        raise UsageError(f"{where} does not hold CIFAR-10 images and labels; {fix}")
-    # Rows of 3072 bytes are the R, G, B planes in row-major order: to (N, y, x, channel).
-    images = data.reshape(-1, 3, SIZE, SIZE).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(images), labels
-
-
-def _fashion_source(data_path):
-    folder = Path(data_path).expanduser() if data_path is not None else FASHION_DIR
-    files = [folder / name for names in FASHION_FILES.values() for name in names]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        where = f"--data {folder}" if data_path is not None else str(folder)
-        raise UsageError(f"Fashion-MNIST files missing in {where}: {', '.join(missing)}; install "
-                         "the Debian package dataset-fashion-mnist, or pass --data FOLDER "
-                         "holding the four idx .gz files")
-    checksum = hashlib.md5("".join(_md5(f) for f in files).encode()).hexdigest()
-    return Source("fashion-mnist", checksum, str(folder), partial(_read_fashion, folder))
-
-
-def _read_fashion(folder):
-    splits = {}
-    for split, (image_file, label_file) in FASHION_FILES.items():
-        images = _read_idx(folder / image_file, ndim=3)
-        labels = _read_idx(folder / label_file, ndim=1).astype(np.int64)
-        if len(images) != len(labels) or images.shape[1:] != (28, 28):
-            raise UsageError(f"{folder / image_file} and {label_file} do not match (28x28 images, "
-                             "one label each); reinstall dataset-fashion-mnist or fix --data")
-        pad = (SIZE - 28) // 2  # 28x28 -> 32x32 with zeros, as the models expect
-        splits[split] = (np.pad(images, ((0, 0), (pad, pad), (pad, pad)))[..., None], labels)
-    return splits
-
-
-def _read_idx(path, ndim):
-    """An idx file (big-endian header: magic 0x0000080<ndim>, ndim sizes; then uint8 data)."""
-    try:
-        with gzip.open(path) as f:
-            raw = f.read()
-    except (OSError, EOFError, zlib.error) as e:
-        raise UsageError(f"{path} is not a readable gzip file ({e}); reinstall "
-                         "dataset-fashion-mnist or fix --data") from None
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    if raw[:4] != bytes([0, 0, 8, ndim]) or len(raw) != header + int(np.prod(shape)):
-        raise UsageError(f"{path} is not an idx file of {ndim}-d uint8 data (or is truncated); "
-                         "reinstall dataset-fashion-mnist or fix --data")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
 # ---------------------------------------------------------------- caches
@@ -426,17 +96,18 @@ def _level_split(source, level, split, root, orientation):
     if arrays is None:
         images, labels = _source_split(source, split, root)
         desc = f"{source.dataset} {level_dir(LEVEL_NAME, level)} {orientation} {split}"
-        data, sizes = compress(orient(images, orientation), level, desc)
-        arrays = {"data": data, "label": np.asarray(labels, np.int64), "bytes": sizes}
+        arrays = {**compress(orient(images, orientation), level, desc)._asdict(),
+                  "label": np.asarray(labels, np.int64)}
         write_h5(path, arrays, record)
     return {"data": arrays["data"], "label": arrays["label"].astype(np.int64),
-            "bytes": arrays["bytes"].astype(np.int64)}
+            **{name: arrays[name].astype(np.int64) for name in SIZES}}
 
 
 def load_split(dataset, level, split, data_path=None, cache_dir=None, orientation="transposed"):
     """One split at one level: {'data': uint8 (N, 32, 32, C) in `orientation` (the
     original's 'transposed', rows = x; or 'upright', rows = y), 'label': int64 (N,),
-    'bytes': int64 (N,) encoded size}. Builds the cache if needed."""
+    'bytes' and 'payload': int64 (N,), the encoded size in total and without
+    the header (cifar/codec.py)}. Builds the cache if needed."""
     _check(dataset, split, orientation)
     level = parse_level(level)
     root = default_cache_dir(cache_dir)
@@ -446,7 +117,8 @@ def load_split(dataset, level, split, data_path=None, cache_dir=None, orientatio
 def prepare(dataset, levels, data_path=None, cache_dir=None, orientation="transposed"):
     """Build (or check) the caches of both splits at every level.
 
-    Returns one summary dict per (level, split): level, split, images, mean_bytes.
+    Returns one summary dict per (level, split): level, split, images, mean_bytes,
+    mean_payload.
     """
     _check(dataset, "train", orientation)
     levels = list(dict.fromkeys(parse_level(level) for level in levels))
@@ -456,9 +128,9 @@ def prepare(dataset, levels, data_path=None, cache_dir=None, orientation="transp
     for level in levels:
         for split in SPLITS:
             arrays = _level_split(source, level, split, root, orientation)
-            sizes = arrays["bytes"]
-            summary.append({"level": level, "split": split, "images": len(sizes),
-                            "mean_bytes": float(sizes.mean()) if len(sizes) else 0.0})
+            summary.append({"level": level, "split": split, "images": len(arrays["label"]),
+                            **{f"mean_{name}": float(arrays[name].mean()) if len(arrays[name])
+                               else 0.0 for name in SIZES}})
     return summary
 
 
@@ -483,9 +155,11 @@ def main(argv=None):
           f"caches in {root / args.dataset}")
     for row in prepare(args.dataset, levels, args.data, args.cache_dir, orientation):
         bits = 8 * row["mean_bytes"] / (SIZE * SIZE)
+        payload_bits = 8 * row["mean_payload"] / (SIZE * SIZE)
         print(f"  {level_dir(LEVEL_NAME, row['level']):>16} {row['split']:>5}: "
               f"{row['images']:6d} images, {row['mean_bytes']:7.1f} bytes/image "
-              f"({bits:.2f} bits/pixel)")
+              f"({bits:.2f} bits/pixel; payload {row['mean_payload']:.1f} bytes, "
+              f"{payload_bits:.2f} bits/pixel)")
 
 
 if __name__ == "__main__":

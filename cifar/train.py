@@ -101,33 +101,38 @@ def make_transform(channels):
 
 def load_data(args):
     """Arrays for the run: images encoded and kept transposed as the original's
-    (quirk 1), or upright with --fixed."""
+    (quirk 1), or upright with --fixed; and the mean bits per image of the
+    training images and of the test images at each --test_quality, total and
+    payload (cifar/codec.py)."""
     from helmholtz.splits import Data, fixed_shuffle, take
 
     def split(level, name):
         s = cifar_data.load_split(args.dataset, level, name, args.data, args.cache_dir,
                                   args.orientation)
-        return (s["data"], s["label"]), s["bytes"]
+        return (s["data"], s["label"]), {"total": 8 * s["bytes"], "payload": 8 * s["payload"]}
 
-    (train, train_bytes), (test, _) = split(args.quality, "train"), split(args.quality, "test")
+    (train, train_bits), (test, _) = split(args.quality, "train"), split(args.quality, "test")
     order = fixed_shuffle(len(train[1]))
     if args.fixed:  # hold 10% of train out for model selection
         n_val = len(order) // 10
         val, order = take(train, order[:n_val]), order[n_val:]
     order = order[:args.subset]
-    train, train_bytes = take(train, order), train_bytes[order]
+    train = take(train, order)
     test_idx = fixed_shuffle(len(test[1]), args.test_subset)
     test = take(test, test_idx)
-    extra, extra_bits = {}, {}
+    extra, extra_bits = {}, {"total": {}, "payload": {}}
     for level in args.test_quality:
-        xy, nbytes = split(level, "test")
-        extra[level], extra_bits[str(level)] = take(xy, test_idx), float(nbytes[test_idx].mean() * 8)
+        xy, bits = split(level, "test")
+        extra[level] = take(xy, test_idx)
+        for kind in extra_bits:
+            extra_bits[kind][str(level)] = float(bits[kind][test_idx].mean())
     if args.fixed:
         val = take(val, slice(0, args.test_subset))
         data = Data(train=train, val=val, test=test, extra_tests=extra)
     else:
         data = Data(train=train, val=test, extra_tests=extra, val_is_test=True)
-    return data, float(train_bytes.mean() * 8), extra_bits
+    bits = {kind: float(train_bits[kind][order].mean()) for kind in train_bits}
+    return data, bits, extra_bits
 
 
 def main(argv=None):
@@ -166,7 +171,8 @@ def main(argv=None):
         "source_channels": int(channels),
         "train_size": len(data.train[1]), "val_size": len(data.val[1]),
         "test_size": len((data.test or data.val)[1]),
-        "bits_per_sample": bits, "bits_per_sample_at": extra_bits,
+        "bits_per_sample": bits["total"], "payload_bits_per_sample": bits["payload"],
+        "bits_per_sample_at": extra_bits["total"], "payload_bits_per_sample_at": extra_bits["payload"],
     }
 
     def make_optimizer():

@@ -1,4 +1,4 @@
-"""The CIFAR data step: sources, JPEG round trip, caches, bad input."""
+"""The CIFAR data step: sources, caches of every level, bad input (the codec: test_cifar_codec.py)."""
 import errno
 import hashlib
 import io
@@ -12,7 +12,7 @@ import PIL
 import pytest
 from PIL import Image
 
-from cifar import data
+from cifar import codec, data, sources
 from helmholtz.cache import read_record, write_h5
 from helmholtz.errors import UsageError, cli_main
 from helpers import cifar_members, write_cifar_archive, write_cifar_folder
@@ -27,7 +27,7 @@ def offline(tmp_path, monkeypatch):
 
     def no_download(dest):
         raise AssertionError("a test tried to download CIFAR-10")
-    monkeypatch.setattr(data, "_download", no_download)
+    monkeypatch.setattr(sources, "_download", no_download)
 
 
 @pytest.fixture
@@ -47,20 +47,6 @@ def run_cli(argv, capsys):
     return exit_.value.code, capsys.readouterr().err.strip().splitlines()
 
 
-# ---------------------------------------------------------------- levels
-
-@pytest.mark.parametrize("text, level", [("25", 25), ("1", 1), ("100", 100), (75, 75),
-                                         ("lossless", "lossless"), ("LossLess", "lossless")])
-def test_parse_level_accepts_qualities_and_lossless(text, level):
-    assert data.parse_level(text) == level
-
-
-@pytest.mark.parametrize("text", ["0", "101", "abc", "2.5", "", "-5", 0, 101, True, 25.0])
-def test_parse_level_rejects_everything_else(text):
-    with pytest.raises(UsageError, match="1 to 100"):
-        data.parse_level(text)
-
-
 # ---------------------------------------------------------------- loading
 
 def test_archive_loads_real_images_upright_or_transposed(cifar_archive, cifar_splits, cache):
@@ -70,7 +56,8 @@ def test_archive_loads_real_images_upright_or_transposed(cifar_archive, cifar_sp
         for got in (s, upright):
             assert got["data"].dtype == np.uint8 and got["data"].shape == (len(images), 32, 32, 3)
             np.testing.assert_array_equal(got["label"], labels)
-            assert got["label"].dtype == np.int64 and got["bytes"].dtype == np.int64
+            assert got["label"].dtype == np.int64
+            assert got["bytes"].dtype == got["payload"].dtype == np.int64
         np.testing.assert_array_equal(upright["data"], images)  # as Pillow shows them: row = y
         np.testing.assert_array_equal(s["data"], images.transpose(0, 2, 1, 3))  # the original's
 
@@ -78,10 +65,11 @@ def test_archive_loads_real_images_upright_or_transposed(cifar_archive, cifar_sp
 @pytest.mark.parametrize("orientation", data.ORIENTATIONS)
 def test_lossless_bytes_are_png_sizes_of_what_is_stored(cifar_archive, cache, orientation):
     s = data.load_split("cifar10", "lossless", "test", cifar_archive, cache, orientation)
-    for image, size in zip(s["data"], s["bytes"]):
+    for image, size, payload in zip(s["data"], s["bytes"], s["payload"]):
         buf = io.BytesIO()
         Image.fromarray(image).save(buf, "PNG")
         assert size == len(buf.getvalue())
+        assert payload == size - 57  # the IDAT data: no signature, IHDR, chunk framing, IEND
 
 
 def test_extracted_folder_and_keras_cache_give_the_same_images(cifar_splits, tmp_path, cache):
@@ -113,9 +101,11 @@ def test_fashion_mnist_is_padded_grey(fashion_folder, cache):
 def test_sizes_fall_and_errors_grow_as_quality_falls(cifar_archive, cache):
     levels = [100, 75, 25, 5, 1]
     summary = data.prepare("cifar10", ["lossless"] + levels, cifar_archive, cache)
-    mean = {(r["level"], r["split"]): r["mean_bytes"] for r in summary}
-    train_sizes = [mean[q, "train"] for q in levels]
-    assert train_sizes == sorted(train_sizes, reverse=True) and len(set(train_sizes)) == len(levels)
+    for key in ("mean_bytes", "mean_payload"):
+        mean = {(r["level"], r["split"]): r[key] for r in summary}
+        train_sizes = [mean[q, "train"] for q in levels]
+        assert train_sizes == sorted(train_sizes, reverse=True)
+        assert len(set(train_sizes)) == len(levels)
     reference = data.load_split("cifar10", "lossless", "train", cifar_archive, cache)
     errors = [np.abs(data.load_split("cifar10", q, "train", cifar_archive, cache)["data"].astype(int)
                      - reference["data"]).mean() for q in levels]
@@ -123,45 +113,6 @@ def test_sizes_fall_and_errors_grow_as_quality_falls(cifar_archive, cache):
     q100 = data.load_split("cifar10", 100, "train", cifar_archive, cache)
     assert not np.array_equal(q100["data"], reference["data"])  # 4:2:0 makes q=100 lossy
     assert not np.array_equal(q100["bytes"], reference["bytes"])
-
-
-@pytest.mark.parametrize("mode", ["RGB", "L"])
-def test_round_trip_matches_pillow_writing_and_reading_jpeg_files(cifar_images, mode, tmp_path):
-    """The in-memory pipeline gives what the original's one-file-per-image pipeline gave."""
-    images = cifar_images[0] if mode == "RGB" else np.asarray(
-        [np.asarray(Image.fromarray(i).convert("L")) for i in cifar_images[0]])[..., None]
-    for quality in (1, 25, 100):
-        decoded, sizes = data.compress(images, quality)
-        for i, image in enumerate(images):
-            path = tmp_path / f"{i}_{quality}.jpeg"
-            Image.fromarray(image.squeeze(-1) if mode == "L" else image, mode).save(path, quality=quality)
-            assert sizes[i] == path.stat().st_size
-            with Image.open(path) as back:
-                assert back.mode == mode  # grey stays a one-channel JPEG
-                np.testing.assert_array_equal(decoded[i], np.asarray(back).reshape(image.shape))
-
-
-def test_fast_decoder_gives_pillows_pixels_at_every_quality(cifar_images, monkeypatch):
-    """simplejpeg (when installed) only decodes; Pillow encodes and is the reference."""
-    if data.simplejpeg is None:
-        pytest.skip("simplejpeg is not installed: Pillow decodes")
-    rgb = cifar_images[0][:10]  # every quality matters more than many images
-    grey = np.asarray([np.asarray(Image.fromarray(i).convert("L")) for i in rgb])[..., None]
-    fast = {q: (data.compress(rgb, q), data.compress(grey, q)) for q in range(1, 101)}
-    monkeypatch.setattr(data, "simplejpeg", None)
-    for q, results in fast.items():
-        for fast_result, images in zip(results, (rgb, grey)):
-            pillow_result = data.compress(images, q)
-            np.testing.assert_array_equal(fast_result[0], pillow_result[0], err_msg=f"quality {q}")
-            np.testing.assert_array_equal(fast_result[1], pillow_result[1])
-
-
-def test_parallel_chunks_give_the_same_result(cifar_images, monkeypatch):
-    serial = data.compress(cifar_images[0], 25)
-    monkeypatch.setattr(data, "CHUNK", 7)  # 3 chunks -> worker processes
-    parallel = data.compress(cifar_images[0], 25)
-    np.testing.assert_array_equal(serial[0], parallel[0])
-    np.testing.assert_array_equal(serial[1], parallel[1])
 
 
 # ---------------------------------------------------------------- caches
@@ -173,13 +124,13 @@ def test_cache_is_reused_without_reading_or_compressing_again(cifar_archive, cac
 
     def fail(*args):
         raise AssertionError("work that the cache should have saved")
-    monkeypatch.setattr(data, "_compress_chunk", fail)
-    monkeypatch.setattr(data, "_read_cifar_archive", fail)
+    monkeypatch.setattr(codec, "_compress_chunk", fail)
+    monkeypatch.setattr(sources, "_read_cifar_archive", fail)
     again = data.load_split("cifar10", 25, "train", cifar_archive, cache)
-    for key in ("data", "label", "bytes"):
+    for key in ("data", "label", "bytes", "payload"):
         np.testing.assert_array_equal(first[key], again[key])
     monkeypatch.undo()
-    monkeypatch.setattr(data, "_read_cifar_archive", fail)  # a new level starts from the source cache
+    monkeypatch.setattr(sources, "_read_cifar_archive", fail)  # a new level starts from the source cache
     data.load_split("cifar10", 5, "test", cifar_archive, cache)
 
 
@@ -192,6 +143,8 @@ def test_cache_records_source_and_codec(cifar_archive, cache):
     assert record["source_md5"] == hashlib.md5(cifar_archive.read_bytes()).hexdigest()
     assert record["pillow"] == PIL.__version__ and record["orientation"] == "transposed"
     assert record["codec"]["format"] == "JPEG" and record["codec"]["quality"] == 25
+    assert record["codec"]["encoder"] == codec.encoder_name()
+    assert set(record["sizes"]) == {"bytes", "payload"}
 
 
 def test_orientations_and_older_formats_never_share_a_cache(cifar_archive, cache, monkeypatch):
@@ -314,6 +267,7 @@ def test_command_line_prepares_caches(cifar_archive, cache):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "quality_5" in done.stdout and "quality_lossless" in done.stdout
+    assert "payload" in done.stdout
     assert "encoded transposed" in done.stdout
     assert cached_files(cache) == ["quality_5_transposed_test.h5", "quality_5_transposed_train.h5",
                                    "quality_lossless_transposed_test.h5",

@@ -1,0 +1,259 @@
+"""Where the images come from: the official CIFAR-10 archive and Fashion-MNIST.
+
+- cifar10: `--data` (the archive cifar-10-python.tar.gz or its extracted
+  folder), else Keras' cache (~/.keras/datasets), else the official archive,
+  downloaded over https into <cache_dir>/downloads/. The official MD5 is
+  enforced for the download and for official archives found in the caches; an
+  archive given with `--data` is used as given and identified by its own MD5.
+- fashion-mnist: the idx files of the Debian package dataset-fashion-mnist (or
+  `--data FOLDER` holding them), padded to 32x32 with zeros, one channel.
+
+Images come out upright, (N, y, x, C) uint8, as Pillow shows them.
+"""
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import pickle
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from helmholtz.cache import atomic_path
+from helmholtz.cache import cache_dir as default_cache_dir
+from helmholtz.errors import UsageError
+
+SIZE = 32  # every image is SIZE x SIZE
+
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+CIFAR_MEMBERS = CIFAR_BATCHES["train"] + CIFAR_BATCHES["test"]
+# Names Keras 2 and Keras 3 give the same official archive and its extraction.
+KERAS_ARCHIVES = (CIFAR_ARCHIVE, "cifar-10-batches-py.tar.gz", "cifar-10-batches-py-target_archive")
+KERAS_FOLDERS = (CIFAR_FOLDER, "cifar-10-batches-py-target/cifar-10-batches-py")
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset's images come from and the checksum that identifies them."""
+    dataset: str
+    checksum: str
+    where: str
+    read: Callable[[], dict]  # -> {"train": (images, labels), "test": (images, labels)}
+
+
+def find_source(dataset, data_path=None, cache_dir=None):
+    """The source of `dataset`, located without reading its images."""
+    if dataset == "fashion-mnist":
+        return _fashion_source(data_path)
+    return _cifar_source(data_path, default_cache_dir(cache_dir))
+
+
+def _cifar_source(data_path, root):
+    if data_path is not None:
+        path = Path(data_path).expanduser()
+        if not path.exists():
+            raise UsageError(f"--data {path} does not exist; give the CIFAR-10 archive "
+                             f"({CIFAR_ARCHIVE}) or its extracted folder ({CIFAR_FOLDER}/)")
+        if path.is_dir():
+            folder = next((f for f in (path, path / CIFAR_FOLDER) if _is_batches_folder(f)), None)
+            if folder is not None:
+                return _folder_source(folder)
+            if not (path / CIFAR_ARCHIVE).is_file():
+                raise UsageError(f"{path} holds neither the CIFAR-10 batches "
+                                 f"({', '.join(CIFAR_MEMBERS)}) nor {CIFAR_FOLDER}/ nor "
+                                 f"{CIFAR_ARCHIVE}; point --data at the archive or its extracted folder")
+            path = path / CIFAR_ARCHIVE
+        # A user's archive is used as given; its own MD5 identifies it.
+        return Source("cifar10", _md5(path), str(path), partial(_read_cifar_archive, path, None))
+    downloaded = root / "downloads" / CIFAR_ARCHIVE
+    keras = keras_datasets_dir()
+    for archive in (downloaded, *(keras / name for name in KERAS_ARCHIVES)):
+        if archive.is_file():  # the official file: MD5 checked when it is read
+            return Source("cifar10", CIFAR_MD5, str(archive),
+                          partial(_read_cifar_archive, archive, CIFAR_MD5))
+    for folder in (keras / name for name in KERAS_FOLDERS):
+        if _is_batches_folder(folder):
+            return _folder_source(folder)
+    return Source("cifar10", CIFAR_MD5, CIFAR_URL, partial(_download_and_read, downloaded))
+
+
+def keras_datasets_dir():
+    return Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser() / "datasets"
+
+
+def _is_batches_folder(folder):
+    return all((folder / name).is_file() for name in CIFAR_MEMBERS)
+
+
+def _folder_source(folder):
+    files = [folder / name for name in CIFAR_MEMBERS]
+    checksum = hashlib.md5("".join(_md5(f) for f in files).encode()).hexdigest()
+    return Source("cifar10", checksum, str(folder), partial(_read_cifar_folder, folder))
+
+
+@lru_cache(maxsize=None)
+def _md5_of(path, size, mtime_ns):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _md5(path):
+    """MD5 of a file, remembered while the file is unchanged (archives are 170 MB)."""
+    st = Path(path).stat()
+    return _md5_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _download_and_read(dest):
+    _download(dest)
+    return _read_cifar_archive(dest, CIFAR_MD5)
+
+
+def _download(dest):
+    """Fetch the official archive to a temporary name, check its MD5, rename into place."""
+    print(f"downloading {CIFAR_URL} -> {dest}")  # stdout: stderr is for the error line
+    try:
+        with atomic_path(dest) as tmp:  # renamed into place only when complete and checked
+            with urllib.request.urlopen(CIFAR_URL, timeout=60) as response, open(tmp, "wb") as f:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, leave=False,
+                          disable=not sys.stderr.isatty()) as bar:
+                    while chunk := response.read(1 << 20):
+                        f.write(chunk)
+                        bar.update(len(chunk))
+            if (md5 := _md5(tmp)) != CIFAR_MD5:
+                raise UsageError(f"the downloaded archive has MD5 {md5}, not {CIFAR_MD5}; run "
+                                 f"again, or fetch {CIFAR_URL} yourself and pass it with --data PATH")
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        raise UsageError(f"cannot download {CIFAR_URL} ({getattr(e, 'reason', e)}); check the "
+                         f"connection, or copy {CIFAR_ARCHIVE} here and pass --data PATH "
+                         "(or put it in ~/.keras/datasets/)") from None
+
+
+def _read_cifar_archive(path, expected_md5):
+    if expected_md5 is not None and (md5 := _md5(path)) != expected_md5:
+        raise UsageError(f"{path} has MD5 {md5}, not the official {expected_md5} (an incomplete "
+                         "download or another file); delete it so that the official archive is "
+                         "downloaded again, or pass it with --data PATH to use it as it is")
+    try:
+        tar = tarfile.open(path, "r:*")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError):
+        raise UsageError(f"{path} is not a readable tar archive; give the CIFAR-10 archive "
+                         f"{CIFAR_ARCHIVE} or its extracted folder {CIFAR_FOLDER}/") from None
+    try:
+        with tar:
+            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+            missing = [name for name in CIFAR_MEMBERS if name not in members]
+            if missing:
+                raise UsageError(f"{path} is a tar archive without {', '.join(missing)}; give "
+                                 f"the official CIFAR-10 python archive ({CIFAR_ARCHIVE})")
+            raw = {name: tar.extractfile(members[name]).read() for name in CIFAR_MEMBERS}
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as e:
+        reason = " ".join(str(e).split())  # one line, whatever the library said
+        raise UsageError(f"{path} is truncated or corrupt ({reason}); download it again "
+                         "(or delete it and let this command download it)") from None
+    return _cifar_splits({name: _read_batch(data, f"{path}:{name}") for name, data in raw.items()})
+
+
+def _read_cifar_folder(folder):
+    return _cifar_splits({name: _read_batch((folder / name).read_bytes(), str(folder / name))
+                          for name in CIFAR_MEMBERS})
+
+
+def _cifar_splits(batches):
+    return {split: (np.concatenate([batches[n][0] for n in names]),
+                    np.concatenate([batches[n][1] for n in names]))
+            for split, names in CIFAR_BATCHES.items()}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, lists and dicts only: a batch file cannot run code."""
+    ALLOWED = {("numpy._core.multiarray", "_reconstruct"), ("numpy._core.numeric", "_frombuffer"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        module = module.replace("numpy.core", "numpy._core")  # pickles made by numpy 1.x
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _read_batch(raw, where):
+    """One official batch: a pickled dict with b'data' (N x 3072, CHW planes) and b'labels'."""
+    fix = f"give the official CIFAR-10 python archive ({CIFAR_ARCHIVE}) or its extracted folder"
+    try:
+        batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
+        data = batch.get(b"data", batch.get("data"))
+        labels = np.asarray(batch.get(b"labels", batch.get("labels")), dtype=np.int64)
+    except Exception as e:  # any malformed pickle: the file is not a batch
+        reason = " ".join(f"{type(e).__name__}: {e}".split())
+        raise UsageError(f"{where} is not a CIFAR-10 batch ({reason}); {fix}") from None
+    if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
+            or data.shape[1] != 3 * SIZE * SIZE or labels.shape != (len(data),)
+            or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9)):
+        raise UsageError(f"{where} does not hold CIFAR-10 images and labels; {fix}")
+    # Rows of 3072 bytes are the R, G, B planes in row-major order: to (N, y, x, channel).
+    images = data.reshape(-1, 3, SIZE, SIZE).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels
+
+
+def _fashion_source(data_path):
+    folder = Path(data_path).expanduser() if data_path is not None else FASHION_DIR
+    files = [folder / name for names in FASHION_FILES.values() for name in names]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        where = f"--data {folder}" if data_path is not None else str(folder)
+        raise UsageError(f"Fashion-MNIST files missing in {where}: {', '.join(missing)}; install "
+                         "the Debian package dataset-fashion-mnist, or pass --data FOLDER "
+                         "holding the four idx .gz files")
+    checksum = hashlib.md5("".join(_md5(f) for f in files).encode()).hexdigest()
+    return Source("fashion-mnist", checksum, str(folder), partial(_read_fashion, folder))
+
+
+def _read_fashion(folder):
+    splits = {}
+    for split, (image_file, label_file) in FASHION_FILES.items():
+        images = _read_idx(folder / image_file, ndim=3)
+        labels = _read_idx(folder / label_file, ndim=1).astype(np.int64)
+        if len(images) != len(labels) or images.shape[1:] != (28, 28):
+            raise UsageError(f"{folder / image_file} and {label_file} do not match (28x28 images, "
+                             "one label each); reinstall dataset-fashion-mnist or fix --data")
+        pad = (SIZE - 28) // 2  # 28x28 -> 32x32 with zeros, as the models expect
+        splits[split] = (np.pad(images, ((0, 0), (pad, pad), (pad, pad)))[..., None], labels)
+    return splits
+
+
+def _read_idx(path, ndim):
+    """An idx file (big-endian header: magic 0x0000080<ndim>, ndim sizes; then uint8 data)."""
+    try:
+        with gzip.open(path) as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise UsageError(f"{path} is not a readable gzip file ({e}); reinstall "
+                         "dataset-fashion-mnist or fix --data") from None
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if raw[:4] != bytes([0, 0, 8, ndim]) or len(raw) != header + int(np.prod(shape)):
+        raise UsageError(f"{path} is not an idx file of {ndim}-d uint8 data (or is truncated); "
+                         "reinstall dataset-fashion-mnist or fix --data")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
