@@ -33,6 +33,7 @@ Sizes per image (bits per sample are 8 x these):
 """
 import ctypes
 import io
+import struct
 import sys
 import threading
 from typing import NamedTuple
@@ -246,18 +247,23 @@ def encoder_name():
 
 # ---------------------------------------------------------------- sizes
 
+_SEGMENT = struct.Struct(">BBH")  # a JPEG marker segment's start: FF, type, length
+
+
 def jpeg_payload(jpeg):
     """Bytes of a baseline JPEG's entropy-coded data: after its SOS segment, before EOI."""
     if jpeg[:2] != b"\xff\xd8" or jpeg[-2:] != b"\xff\xd9":
         raise ValueError("not a complete JPEG (no SOI at the start or no EOI at the end)")
     offset = 2
     while True:  # marker segments: FF, type, 2-byte length that counts itself
-        if offset + 4 > len(jpeg) or jpeg[offset] != 0xFF:
+        if offset + 4 > len(jpeg):
+            raise ValueError("a JPEG without a scan")
+        marker, kind, length = _SEGMENT.unpack_from(jpeg, offset)
+        if marker != 0xFF:
             raise ValueError(f"no JPEG marker at byte {offset}")
-        end = offset + 2 + int.from_bytes(jpeg[offset + 2:offset + 4], "big")
-        if jpeg[offset + 1] == 0xDA:  # start of scan: the entropy-coded data follows
-            return len(jpeg) - 2 - end
-        offset = end
+        offset += 2 + length
+        if kind == 0xDA:  # start of scan: the entropy-coded data follows
+            return len(jpeg) - 2 - offset
 
 
 def png_payload(png):
