@@ -406,3 +406,28 @@ def test_generator_dependencies_are_named(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="pip install --no-deps tinysoundfont"):
         gen.generate(tmp_path / "g", 1, soundfont=tmp_path / "other.sf2")
     assert not (tmp_path / "g").exists()
+
+
+# ---------------------------------------------------------------- baseline
+
+def test_baseline_learns_a_tiny_set_and_prints_its_confusion_matrix(tmp_path, capsys):
+    from audio import baseline
+    source = make_source(tmp_path / "tones", per_class=10)  # 110 / 330 / 990 Hz tones
+    result = baseline.baseline(LOSSLESS, source, tmp_path / "cache")
+    assert (result["train_size"], result["test_size"]) == (24, 6)
+    confusion = np.array(result["confusion"])
+    assert confusion.shape == (3, 3) and confusion.sum(axis=1).tolist() == [2, 2, 2]
+    assert result["accuracy"] == np.trace(confusion) / 6 == 1.0  # the pitch tells the class
+    baseline.main(["--data", str(source), "--bitrate", "8", "--cache_dir", str(tmp_path / "cache")])
+    out = capsys.readouterr().out.splitlines()
+    out = out[next(i for i, line in enumerate(out) if line.startswith("logistic")):]  # after the cache's line
+    assert out[0].startswith("logistic regression on pooled mel statistics, bitrate 8: test accuracy")
+    assert out[1].split() == ["high", "low", "mid"] and out[2].split()[0] == "high"
+
+
+def test_baseline_features_ignore_the_clip_level():
+    from audio import baseline
+    x = tone(220.0, 0.5)
+    loud, quiet = (data.mel_features(g * x)[None] for g in (1.0, 0.25))
+    np.testing.assert_allclose(baseline.pooled_features(loud), baseline.pooled_features(quiet),
+                               atol=0.05)

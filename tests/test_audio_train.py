@@ -56,8 +56,14 @@ def test_short_training_learns_and_records_the_test_split(three_effects, env, tm
     assert "40 of 240 training clips left out" in proc.stdout
     assert result["epochs"] == 12 and result["test_accuracy"] >= 0.5, result  # chance is 1/3
     assert "8" in result["test_accuracy_at"]
-    # MP3 at 32 kbps for 2 s: about 64 kbit per clip.
+    # MP3 at 32 kbps for 2 s: about 64 kbit per clip, total and payload (the frames
+    # that code the clip's 2 s: within two frames of 64 kbit; the total adds the delay's frame)
     assert config["bits_per_sample"] == pytest.approx(64_000, rel=0.1)
+    assert config["payload_bits_per_sample"] == pytest.approx(64_000, abs=2 * 8 * 105)
+    assert config["payload_bits_per_sample"] < config["bits_per_sample"]
+    at, payload_at = config["bits_per_sample_at"], config["payload_bits_per_sample_at"]
+    assert set(at) == set(payload_at) == {"8"} and payload_at["8"] < at["8"]
+    assert payload_at["8"] == pytest.approx(16_000, abs=2 * 8 * 72)
 
 
 def test_generated_set_missing_says_how_to_make_it(env, tmp_path):
