@@ -7,7 +7,9 @@ value (so the clip's loudness gives nothing away), and the mean and standard
 deviation of its frame-to-frame change (the delta, which carries the
 modulation of tremolo, vibrato, chorus, flanger and phaser); 384 numbers.
 scikit-learn standardises them and fits a multinomial logistic regression on
-the train split; it is scored once on the test split.
+the train split; it is scored once on the test split. On the generated set
+(150 clips per class, seed 2337) it reaches 71% at lossless and 66% at 32 kbps
+(chance 8%); delays and reverb, which pooling over time blurs, are its errors.
 
     python audio/baseline.py --bitrate 32            # accuracy and confusion matrix
     python audio/baseline.py --bitrate lossless --data ~/IDMT-SMT-AUDIO-EFFECTS

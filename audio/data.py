@@ -39,7 +39,7 @@ split) holds `data`, `label`, the clip sizes `bytes` (total), `payload` and
 of the source checksum (file list, sizes, mtimes), library versions and
 settings; a cache whose record differs is rebuilt.
 
-    python audio/data.py --generate --clips_per_class 40   # built-in set
+    python audio/data.py --generate                        # built-in set, 150 clips per class
     python audio/data.py --bitrate 16 32 lossless           # prepare caches ahead
     python audio/data.py --data ~/IDMT-SMT-AUDIO-EFFECTS --bitrate 32
 """
@@ -453,7 +453,8 @@ def main(argv=None):
                         help="seed of the train/test split and of --generate")
     parser.add_argument("--generate", action="store_true",
                         help="render the built-in IDMT-like set into <cache_dir>/audio/generated")
-    parser.add_argument("--clips_per_class", type=int, default=40, help="with --generate")
+    parser.add_argument("--clips_per_class", type=int, default=150,
+                        help="with --generate: dry notes, each through every effect [default: 150]")
     args = parser.parse_args(argv)
     if args.generate:
         if args.data is not None:

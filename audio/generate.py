@@ -13,7 +13,8 @@ material that ships with Debian, for machines that cannot download IDMT:
   stores every electric guitar and bass at 22.05 kHz (so the dry notes hold
   nothing above 11 kHz; effects such as distortion add it); its 44.1 kHz
   guitars and bass are acoustic or palm-muted and die out within a second.
-  These four sustain: looped samples, 5 to 12 dB down 1.5 s after the attack.
+  These four sustain (looped samples): 1.5 s after the attack a note is 8 to
+  13 dB down (median over the range; 25 dB for the highest guitar notes).
 - Pitches as IDMT's: standard tuning, frets 0 to 12 on every string, so E2-E5
   (MIDI 40-76) on guitar and E1-G3 (28-55) on bass; a note is a string and
   fret drawn uniformly over the 78 guitar and 52 bass positions. Velocity

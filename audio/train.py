@@ -1,6 +1,6 @@
 """Train one audio-effects model on MP3-compressed clips: one run of the study.
 
-    python audio/data.py --generate --clips_per_class 40   # once: the built-in set
+    python audio/data.py --generate                        # once: the built-in set
     cd audio && python train.py --bitrate 32 --setting 0
 
 Adadelta with the Keras-2 defaults (lr 1.0, rho 0.95, eps 1e-7), batch 50,

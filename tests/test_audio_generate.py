@@ -251,13 +251,16 @@ def test_set_is_deterministic_for_a_seed(small_set, tmp_path):
 
 
 def test_notes_sustain_through_the_clip(small_set):
-    """The dry notes are held 1.5-1.9 s and still sound then: within 20 dB of their attack."""
-    root, manifest = small_set
-    for rel, clip in manifest["clips"].items():
-        if clip["effect"] != "NoFX":
-            continue
-        x, _ = soundfile.read(root / rel, dtype="float64")
-        frame = SR // 20
-        rms = np.sqrt(np.mean(x[:len(x) // frame * frame].reshape(-1, frame) ** 2, axis=1))
-        held = int((clip["onset_s"] + clip["hold_s"]) * 20) - 1  # last frame before release
-        assert 20 * np.log10(rms[held] / rms.max()) > -20, rel
+    """Every instrument, over its whole range, still sounds 1.5 s after the attack
+    (the acoustic and palm-muted presets fell 30-45 dB and more by then)."""
+    renderer = gen._renderer(str(gen.SOUNDFONT))
+    for family, presets in gen.PRESETS.items():
+        strings = gen.OPEN_STRINGS[family]
+        for preset in presets:
+            levels = []
+            for pitch in range(strings[0], strings[-1] + gen.FRETS, 4):
+                x = renderer.render(preset, pitch, 95, hold_s=1.9, onset_s=0.0).astype(np.float64)
+                frame = SR // 20
+                rms = np.sqrt(np.mean(x[:len(x) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+                levels.append(20 * np.log10(rms[30] / rms.max()))  # at 1.5 s
+            assert np.median(levels) > -15 and min(levels) > -27, (preset, levels)
