@@ -29,10 +29,12 @@ material that ships with Debian, for machines that cannot download IDMT:
   fixed settings (`SETTINGS`), chosen per clip. The settings are strong and
   kept apart where effects are neighbours: overdrive (soft clipping, 12-20 dB
   drive) vs distortion (hard clipping, 32-44 dB); slapback (one echo at
-  80-140 ms) vs feedback delay (repeats every 250-450 ms); chorus (12-20 ms
-  delay, no feedback) vs flanger (0.5-6 ms, feedback 0.5-0.7) vs vibrato
-  (wet only, 60-80 cents). Modulation effects start at a random LFO phase,
-  as a free-running pedal does.
+  80-140 ms) vs feedback delay (repeats every 250-450 ms); chorus (a copy
+  delayed 10-23 ms, no feedback) vs flanger (0.5-6 ms, feedback 0.5-0.7) vs
+  vibrato (wet only, 60-80 cents); phaser: 2 or 3 notches swept by all-pass
+  stages. tests/test_audio_generate.py measures each on the output.
+  Modulation effects start at a random LFO phase, as a free-running pedal
+  does. pedalboard (GPL-3.0), which earlier versions used, is not needed.
 - Every clip is peak-normalised to a random level (-12 to -1 dBFS), so
   loudness gives no class away, and written as 16-bit PCM WAV.
 
