@@ -1,33 +1,39 @@
-"""Noise bits: the bits per sample a codec removes before the classifier notices.
+"""From the results table to the numbers of the report: rate-accuracy curves, the
+paired tests of each model (helmholtz.stats on the runs' predictions.npz) and
+the train level x test level grid.
 
 For one model of one experiment (helmholtz.runs.experiment_key: the same
 domain, dataset, protocol, optimizer, epochs, ...) with compression levels L,
-b(L) is the mean encoded size in bits per sample and a(L) the accuracy (mean
-over the experiment's seeds).
-With the reference level R ("lossless" if it was run, else the level with the
-most bits) and a tolerance eps in absolute accuracy:
+b(L) is the mean encoded size in bits per sample (payload and total) and the
+runs' per-example test predictions give the accuracy. With the reference
+level R ("lossless" if it was run, else the level with the most bits), levels
+are tested for non-inferiority within a margin from high to low quality; the
+cutoff q* is the last level before the first that fails, and
 
-    noise_bits = b(R) - min{ b(L) : a(L) >= a(R) - eps }
+    noise_bits = b(R) - b(q*)
 
-No monotonicity is assumed: every level within eps of the reference counts,
-and the cheapest one wins. docs/method.md explains the reading.
-
-Everything here is a pure function of the results table that
-helmholtz.results.collect builds (one row per run), so it works the same on a
-results.csv read back from disk. Runs of different experiments are never pooled.
+docs/method.md states the procedure and when it is not estimable. The rate
+and grid tables are pure functions of the results table that
+helmholtz.results.collect builds (one row per run); the tests also read each
+run's folder. Runs of different experiments are never pooled.
 """
 import json
 import math
+import zipfile
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import confusion_matrix
 
+from helmholtz import stats
 from helmholtz.errors import UsageError
+from helmholtz.runs import PREDICTIONS, read_history
 
 LOSSLESS = "lossless"
 GROUP = ["experiment", "domain", "dataset", "model"]
 METRICS = ("paper_accuracy", "best10_accuracy", "test_accuracy")
-TIE = 1e-12  # a level exactly eps below the reference still counts despite rounding
 
 
 def parse_level(level):
@@ -63,11 +69,12 @@ def format_level(level):
     return str(parse_level(level))
 
 
-def check_options(eps=0.01, metric="paper_accuracy"):
+def check_options(margin=stats.MARGIN, metric="paper_accuracy"):
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
-        raise UsageError(f"eps must be a non-negative accuracy difference such as 0.01, got {eps}")
+    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and 0 < margin < 1):
+        raise UsageError(f"--margin must be an accuracy difference between 0 and 1 such as "
+                         f"{stats.MARGIN}, got {margin}")
 
 
 def complete_runs(results):
@@ -103,6 +110,11 @@ def select(frame, key):
     return frame[match]
 
 
+def _mean(frame, column):
+    """The mean of a numeric column; nan when it is missing (a results.csv of older code)."""
+    return pd.to_numeric(frame.get(column, pd.Series(dtype=float)), errors="coerce").mean()
+
+
 def rate_accuracy(results, metric="paper_accuracy"):
     """One row per (experiment, domain, dataset, model, level): bits, accuracy mean/std
     over seeds, n.
@@ -120,9 +132,11 @@ def rate_accuracy(results, metric="paper_accuracy"):
             at = model_runs[model_runs["level"] == level]
             acc = pd.to_numeric(at[metric]).astype(float)
             rows.append(dict(zip(GROUP, key), setting=at["setting"].iloc[0], level=level,
-                             bits_per_sample=pd.to_numeric(at["bits_per_sample"]).mean(),
+                             bits_per_sample=_mean(at, "bits_per_sample"),
+                             payload_bits_per_sample=_mean(at, "payload_bits_per_sample"),
                              accuracy_mean=acc.mean(), accuracy_std=acc.std(ddof=1), n=len(acc)))
-    columns = GROUP + ["setting", "level", "bits_per_sample", "accuracy_mean", "accuracy_std", "n"]
+    columns = GROUP + ["setting", "level", "bits_per_sample", "payload_bits_per_sample",
+                       "accuracy_mean", "accuracy_std", "n"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -133,92 +147,186 @@ def reference_level(bits):
     return max(bits, key=lambda level: (bits[level], level_key(level)))
 
 
-def _smallest_within(bits, acc, ref, eps):
-    """Index of the cheapest level within eps of the reference, per row of `acc` (B x L)."""
-    qualifies = acc >= acc[:, [ref]] - eps - TIE
-    return np.where(qualifies, bits[None, :], np.inf).argmin(axis=1)
+# ---------------------------------------------------------------- paired tests
+
+def read_predictions(folder):
+    """{"labels": ..., "pred@<level>": ...} of a run's predictions.npz; ValueError names
+    what is wrong with it."""
+    path = Path(folder) / PREDICTIONS
+    try:
+        with np.load(path) as saved:
+            return {name: saved[name] for name in saved.files}
+    except FileNotFoundError:
+        raise ValueError(f"no {PREDICTIONS} (a run of older code)") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{PREDICTIONS} is damaged ({e})") from None
 
 
-def noise_bits(bits, acc, eps=0.01):
-    """Noise bits of one rate-accuracy curve.
-
-    bits, acc: dicts level -> b(L) and level -> a(L). Returns a dict with the
-    reference level and its bits/accuracy, the cheapest level within eps, its
-    bits, noise_bits = b(R) - b(cheapest) and that as a fraction of b(R).
-    """
-    check_options(eps)
-    levels = sorted_levels(bits)
-    b = np.array([bits[level] for level in levels], dtype=float)
-    a = np.array([[acc[level] for level in levels]], dtype=float)
-    ref = levels.index(reference_level(dict(zip(levels, b))))
-    best = int(_smallest_within(b, a, ref, eps)[0])
-    noise = b[ref] - b[best]
-    return dict(reference=levels[ref], bits_reference=b[ref], accuracy_reference=a[0, ref],
-                level=levels[best], bits_level=b[best], noise_bits=noise,
-                noise_fraction=noise / b[ref] if b[ref] > 0 else math.nan)
+def run_predictions(folder, level):
+    """(labels, predicted classes) of a run on the test set at `level`."""
+    saved = read_predictions(folder)
+    key = f"pred@{format_level(level)}"
+    if key not in saved:
+        raise ValueError(f"{PREDICTIONS} has no {key}")
+    return saved.get(f"labels@{format_level(level)}", saved["labels"]), saved[key]
 
 
-def bootstrap_noise_bits(bits, seed_accs, eps=0.01, n_boot=1000, seed=0, confidence=0.95):
-    """Percentile interval of noise bits, resampling seeds within each level.
-
-    seed_accs: dict level -> per-seed accuracies. Each replicate draws, for
-    every level, as many seeds as it has (with replacement) and averages them;
-    bits stay fixed (the encoded sizes do not depend on the seed). With one
-    seed per level every replicate equals the point estimate.
-    """
-    levels = sorted_levels(bits)
-    b = np.array([bits[level] for level in levels], dtype=float)
-    ref = levels.index(reference_level(dict(zip(levels, b))))
-    rng = np.random.default_rng(seed)
-    acc = np.empty((n_boot, len(levels)))
-    for j, level in enumerate(levels):
-        values = np.asarray(seed_accs[level], dtype=float)
-        acc[:, j] = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    noise = b[ref] - b[_smallest_within(b, acc, ref, eps)]
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(noise, [tail, 100 - tail])
-    return float(low), float(high)
+class NotPaired(Exception):
+    """Why the runs of a model cannot be compared example by example."""
 
 
-def noise_bits_table(results, eps=0.01, metric="paper_accuracy", n_boot=1000, seed=0):
-    """Noise bits per (experiment, domain, dataset, model) run at two or more levels.
+def paired_correctness(model_runs, levels):
+    """correct[level, seed, example] of the runs at `levels` (in that order), the seeds
+    shared by all of them, the test labels and notes on runs left out.
 
-    Columns: the group, the reference level and its bits/accuracy, the
-    cheapest level within eps and its bits, noise_bits, noise_fraction, the
-    95% bootstrap interval over seeds (ci_low, ci_high), seeds per level
-    (min_seeds, max_seeds), number of levels, and a note.
-    """
-    check_options(eps, metric)
+    Each run is read at its own level. Raises NotPaired when no seed was run at
+    every level or the runs' test labels differ (not the same examples in the
+    same order)."""
+    notes, read = [], {}
+    for row in model_runs.itertuples(index=False):
+        try:
+            read[(row.level, row.seed)] = run_predictions(row.run, row.level)
+        except ValueError as e:
+            notes.append(f"{format_level(row.level)} seed {row.seed} left out: {e}")
+    seeds = sorted(set.intersection(*[{s for (lv, s) in read if lv == level} for level in levels]))
+    if not seeds:
+        raise NotPaired("no seed has predictions at every level" +
+                        (f" ({'; '.join(notes)})" if notes else ""))
+    left = sorted({s for (_, s) in read} - set(seeds))
+    if left:
+        notes.append(f"seed(s) {', '.join(map(str, left))} not run at every level: left out of the tests")
+    labels = read[(levels[0], seeds[0])][0]
+    if any(not np.array_equal(read[(lv, s)][0], labels) for lv in levels for s in seeds):
+        raise NotPaired("the runs' test labels differ (not the same test examples in the same "
+                        "order), so they cannot be paired example by example")
+    correct = np.stack([np.stack([read[(lv, s)][1] == labels for s in seeds]) for lv in levels])
+    return correct, seeds, labels, notes
+
+
+def _epochs_to_target(model_runs, levels, seeds):
+    """epochs (L x S, nan: never), epochs run (L x S) and the target: TARGET_FRACTION x the
+    reference's mean best val accuracy over the seeds."""
+    histories = {(r.level, r.seed): [h["val_accuracy"] for h in read_history(r.run)]
+                 for r in model_runs.itertuples(index=False) if r.level in levels and r.seed in seeds}
+    target = stats.TARGET_FRACTION * np.mean([max(histories[(levels[0], s)]) for s in seeds])
+    epochs = [[stats.epochs_to_target(histories[(lv, s)], target) for s in seeds] for lv in levels]
+    epochs = np.array([[np.nan if e is None else e for e in row] for row in epochs], dtype=float)
+    done = np.array([[len(histories[(lv, s)]) for s in seeds] for lv in levels], dtype=float)
+    return epochs, done, target
+
+
+def _mean_bits(model_runs, column):
+    return {level: _mean(at, column) for level, at in model_runs.groupby("level", sort=False)}
+
+
+LEVEL_COLUMNS = GROUP + [
+    "level", "order", "seeds", "bits_payload", "bits_total", "accuracy", "accuracy_low",
+    "accuracy_high", "difference", "difference_low", "difference_high", "decision", "worse",
+    "epochs_to_target", "reached", "convergence_difference", "convergence_low", "convergence_high",
+    "convergence"]
+MODEL_COLUMNS = GROUP + [
+    "setting", "reference", "levels", "seeds", "examples", "chance", "margin", "estimable", "reason",
+    "q_star", "q_high", "q_low", "bits_kind", "bits_reference_payload", "bits_reference_total",
+    "noise_payload", "noise_payload_low", "noise_payload_high", "noise_total", "noise_total_low",
+    "noise_total_high", "lowest", "lowest_difference", "lowest_low", "lowest_high", "lowest_worse",
+    "target", "resolution", "note"]
+
+
+def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
+    """(model row, level rows) of one model: see `tests_table`."""
+    total, payload = _mean_bits(model_runs, "bits_per_sample"), _mean_bits(model_runs,
+                                                                           "payload_bits_per_sample")
+    ref = reference_level({lv: (b if pd.notna(b) else -math.inf) for lv, b in total.items()})
+    levels = [ref] + [lv for lv in sorted_levels(model_runs["level"])[::-1] if lv != ref]
+    model = dict(zip(GROUP, key), setting=model_runs["setting"].iloc[0], reference=ref,
+                 levels=len(levels), margin=margin, estimable=False, note="")
+    if len(levels) < 2:
+        return {**model, "reason": "one level only: nothing to compare with"}, []
+    try:
+        correct, seeds, labels, notes = paired_correctness(model_runs, levels)
+    except NotPaired as e:
+        return {**model, "reason": str(e)}, []
+    if ref != LOSSLESS:
+        notes.insert(0, f"no lossless run: the reference is the level with the most bits ({ref})")
+    if len(seeds) == 1:
+        notes.append("1 seed: the intervals hold test-set noise only, not seed-to-seed noise")
+    payload_known = all(pd.notna(payload[lv]) for lv in levels)
+    bits = {"total": [total[lv] for lv in levels]}
+    if payload_known:
+        bits["payload"] = [payload[lv] for lv in levels]
+    out = stats.cutoff(correct, bits, labels, margin, alpha, n_boot, seed)
+    epochs, done, target = _epochs_to_target(model_runs, levels, seeds)
+    conv = stats.convergence(epochs, done, out["boot"].weights, alpha)
+
+    q = out["q"]
+    ranged = [levels[i] for i in out["q_range"]] if q is not None else [None, None]
+    noise = out["noise_bits"]
+    model.update(
+        seeds=len(seeds), examples=len(labels), chance=out["chance"], estimable=out["estimable"],
+        reason=out["reason"], q_star=None if q is None else levels[q], q_high=ranged[0],
+        q_low=ranged[1], bits_kind="payload" if payload_known else "total",
+        bits_reference_payload=payload[ref], bits_reference_total=total[ref],
+        lowest=levels[-1], lowest_difference=out["difference"][-1],
+        lowest_low=out["difference_low"][-1], lowest_high=out["difference_high"][-1],
+        lowest_worse=bool(out["worse"][-1]), target=target, resolution=out["resolution"],
+        note="; ".join(notes))
+    for kind in ("payload", "total"):
+        point, low, high = noise.get(kind, (math.nan,) * 3)
+        model.update({f"noise_{kind}": point, f"noise_{kind}_low": low, f"noise_{kind}_high": high})
+    rows = [dict(zip(GROUP, key), level=lv, order=i, seeds=len(seeds), bits_payload=payload[lv],
+                 bits_total=total[lv], accuracy=out["accuracy"][i],
+                 accuracy_low=out["accuracy_low"][i], accuracy_high=out["accuracy_high"][i],
+                 difference=out["difference"][i], difference_low=out["difference_low"][i],
+                 difference_high=out["difference_high"][i], decision=out["decisions"][i],
+                 worse=bool(out["worse"][i]), epochs_to_target=conv["epochs"][i],
+                 reached=int(conv["reached"][i]), convergence_difference=conv["difference"][i],
+                 convergence_low=conv["low"][i], convergence_high=conv["high"][i],
+                 convergence=conv["verdict"][i])
+            for i, lv in enumerate(levels)]
+    return model, rows
+
+
+def tests_table(results, margin=stats.MARGIN, alpha=stats.ALPHA, n_boot=stats.N_BOOT, seed=0):
+    """The paired tests of every (experiment, domain, dataset, model), from the runs'
+    predictions.npz and history.csv.
+
+    Returns (models, levels): one row per model (MODEL_COLUMNS: the cutoff q*
+    and its bootstrap range, noise bits b(R) - b(q*) in payload and total
+    bits with their range, the lowest level's difference, the convergence
+    target, or why not estimable) and one row per level of a model that could
+    be paired (LEVEL_COLUMNS: accuracy and difference to the reference with
+    1 - 2 alpha intervals, the fixed-sequence decision, epochs to the target and
+    their paired difference). Levels run from the reference down in quality."""
+    check_options(margin=margin)
     runs = complete_runs(results)
-    runs["_acc"] = pd.to_numeric(runs[metric], errors="coerce")
-    runs["_bits"] = pd.to_numeric(runs["bits_per_sample"], errors="coerce")
-    runs = runs[runs["_acc"].notna() & runs["_bits"].notna()]
-    rows = []
+    models, levels = [], []
     for key in model_groups(runs):
-        model_runs = select(runs, key)
-        levels = sorted_levels(model_runs["level"])
-        if len(levels) < 2:
-            continue  # one level: nothing to compare against
-        by_level = {level: model_runs[model_runs["level"] == level] for level in levels}
-        bits = {level: at["_bits"].mean() for level, at in by_level.items()}
-        seed_accs = {level: at["_acc"].to_numpy() for level, at in by_level.items()}
-        point = noise_bits(bits, {level: v.mean() for level, v in seed_accs.items()}, eps)
-        low, high = bootstrap_noise_bits(bits, seed_accs, eps, n_boot, seed)
-        counts = [len(v) for v in seed_accs.values()]
-        notes = []
-        if point["reference"] != LOSSLESS:
-            notes.append(f"no lossless run: reference is the level with the most bits ({point['reference']})")
-        if max(counts) == 1:
-            notes.append("1 seed per level: the interval collapses to the point")
-        elif min(counts) == 1:
-            notes.append("some levels have 1 seed: their spread is not in the interval")
-        rows.append(dict(zip(GROUP, key), **point, ci_low=low, ci_high=high, eps=eps,
-                         metric=metric, min_seeds=min(counts), max_seeds=max(counts),
-                         levels=len(levels), note="; ".join(notes)))
-    columns = GROUP + ["reference", "bits_reference", "accuracy_reference", "level", "bits_level",
-                       "noise_bits", "noise_fraction", "ci_low", "ci_high", "eps", "metric",
-                       "min_seeds", "max_seeds", "levels", "note"]
-    return pd.DataFrame(rows, columns=columns)
+        model, rows = _model_tests(key, select(runs, key), margin, alpha, n_boot, seed)
+        models.append(model)
+        levels += rows
+    table = pd.DataFrame(models, columns=MODEL_COLUMNS)
+    for column in ("reference", "q_star", "q_high", "q_low", "lowest"):  # levels: ints stay ints
+        table[column] = pd.Series([m.get(column) for m in models], dtype=object)
+    return table, pd.DataFrame(levels, columns=LEVEL_COLUMNS)
+
+
+def confusions(model_runs, levels, n_classes=None):
+    """{level: confusion matrix} (true class x predicted class, counts summed over seeds) of
+    a model's runs on their own test set at each of `levels` that has predictions.
+    n_classes: the number of classes, else the largest class seen + 1."""
+    pairs = {}
+    for row in model_runs[model_runs["level"].isin(levels)].itertuples(index=False):
+        try:
+            got = run_predictions(row.run, row.level)
+        except ValueError:
+            continue
+        pairs.setdefault(row.level, []).append(got)
+    if not pairs:
+        return {}
+    seen = max(int(max(labels.max(), pred.max())) for got in pairs.values() for labels, pred in got)
+    classes = np.arange(max(n_classes or 0, seen + 1))
+    return {level: sum(confusion_matrix(labels, pred, labels=classes) for labels, pred in pairs[level])
+            for level in levels if level in pairs}
 
 
 def level_dict(value):

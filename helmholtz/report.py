@@ -1,35 +1,45 @@
 """The results report of a log folder: report.md, results.csv and PNG plots.
 
 `write_report(root, out)` collects the runs (helmholtz.results) and reports
-each experiment on its own (its summary, noise bits, rate-accuracy curves and
-train x test grid), after a table of what was run and the warnings of the
-collection; runs of different experiments are never averaged together.
+each experiment on its own, after a table of what was run and the warnings of
+the collection: first the paper's claims and their verdicts on this data
+(from the paired tests of helmholtz.analysis / helmholtz.stats on the runs'
+per-example predictions), then the per-level tests, the summary over seeds,
+rate-accuracy curves and plots (helmholtz.plots), confusion matrices and the
+train x test grid. Runs of different experiments are never averaged together.
 """
 import math
 import re
 import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure  # no pyplot: files only, no display or global state
-from matplotlib.ticker import MaxNLocator
 
-from helmholtz import analysis
+from helmholtz import analysis, plots, stats, verdicts
 from helmholtz.analysis import format_level, sorted_levels
-from helmholtz.cache import atomic_path, write_text
+from helmholtz.cache import write_text
+from helmholtz.cli import positive_float, positive_int
 from helmholtz.errors import UsageError
 from helmholtz.metrics import WINDOW
 from helmholtz.results import (bits_text, collect, describe_settings, experiment_title, experiments,
                                format_summary, pm, set_apart_table, summarize, write_results)
-from helmholtz.runs import read_history
+from helmholtz.runs import CONFIG, read_json
 
 PAPER_EPOCHS = 200  # both halves of the original trained 200 epochs
 METRIC_TITLES = {
     "paper_accuracy": "paper accuracy (mean of the 10 best val. epochs, as the original's collector)",
     "best10_accuracy": "mean of the (up to) 10 best val. epochs",
     "test_accuracy": "test accuracy (best checkpoint)"}
+
+
+def add_test_flags(parser):
+    """--margin and --n_boot, the flags of the paired tests (scripts/report.py, collect.py)."""
+    parser.add_argument("--margin", type=positive_float, default=stats.MARGIN,
+                        help="non-inferiority margin in absolute accuracy, fixed before the runs "
+                             f"(default {stats.MARGIN}; docs/method.md says why)")
+    parser.add_argument("--n_boot", type=positive_int, default=stats.N_BOOT,
+                        help=f"bootstrap replicates (default {stats.N_BOOT})")
 
 
 # ---------------------------------------------------------------- markdown
@@ -90,80 +100,15 @@ def _what_was_run(results, found):
     return text
 
 
-# ---------------------------------------------------------------- plots
 
 def _slug(*parts):
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", str(p)).strip("-") for p in parts)
 
 
-def _save(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    return path
-
-
-def _level_label(runs):
-    names = runs["level_name"].dropna().unique()
-    return {"quality": "JPEG quality", "bitrate": "MP3 bitrate (kbps)"}.get(
-        names[0] if len(names) == 1 else "", "compression level")
-
-
-def _plot_accuracy_vs_level(rate, runs, path, metric):
-    levels = sorted_levels(rate["level"])
-    position = {level: i for i, level in enumerate(levels)}
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
-    for model, curve in rate.groupby("model", sort=False):
-        ax.errorbar([position[v] for v in curve["level"]], 100 * curve["accuracy_mean"],
-                    yerr=100 * curve["accuracy_std"].fillna(0), marker="o", capsize=3, label=model)
-    ax.set_xticks(range(len(levels)), [format_level(v) for v in levels])
-    ax.set(xlabel=_level_label(runs), ylabel=f"{metric.replace('_', ' ')} (%)",
-           title="Accuracy vs compression level (error bars: std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def _plot_accuracy_vs_bits(rate, path, metric):
-    rate = rate[rate["bits_per_sample"] > 0]
-    if rate.empty:
-        return None
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
-    for model, curve in rate.groupby("model", sort=False):
-        curve = curve.sort_values("bits_per_sample")
-        ax.errorbar(curve["bits_per_sample"], 100 * curve["accuracy_mean"],
-                    yerr=100 * curve["accuracy_std"].fillna(0), marker="o", capsize=3, label=model)
-        for bits, acc, level in zip(curve["bits_per_sample"], curve["accuracy_mean"], curve["level"]):
-            ax.annotate(format_level(level), (bits, 100 * acc), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set(xlabel="bits per sample (encoded bytes x 8)", ylabel=f"{metric.replace('_', ' ')} (%)",
-           title="Rate-accuracy curve")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def _plot_convergence(summary, runs, path):
-    summary = summary[summary["paper_convergence_index0_mean"].notna()]
-    if summary.empty:
-        return None
-    levels = sorted_levels(summary["level"])
-    position = {level: i for i, level in enumerate(levels)}
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
-    for model, curve in summary.groupby("model", sort=False):
-        ax.errorbar([position[v] for v in curve["level"]], curve["paper_convergence_index0_mean"],
-                    yerr=curve["paper_convergence_index0_std"].fillna(0), marker="o", capsize=3,
-                    label=model)
-    ax.set_xticks(range(len(levels)), [format_level(v) for v in levels])
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel=_level_label(runs), ylabel="convergence (0-based epoch index)",
-           title="Convergence vs compression level (converged seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+def _image(out, path, caption, skipped):
+    if path is None:
+        return f"_No plot of {caption}: {skipped}._"
+    return f"![{caption}]({Path(path).relative_to(out).as_posix()})"
 
 
 def _default_model(runs):
@@ -173,76 +118,59 @@ def _default_model(runs):
     return min(counts.index, key=lambda m: (-counts[m], settings[m], m))
 
 
-def _plot_learning_curves(runs, model, path):
-    runs = runs[runs["model"] == model]
-    levels = sorted_levels(runs["level"])
-    colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(levels)))
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
-    plotted = False
-    for level, color in zip(levels, colors):
-        curves = [pd.DataFrame(read_history(run)) for run in runs.loc[runs["level"] == level, "run"]]
-        curves = [c for c in curves if len(c)]
-        if not curves:
-            continue
-        mean = pd.concat(curves).groupby("epoch")["val_accuracy"].mean()
-        ax.plot(mean.index, 100 * mean.to_numpy(), color=color, label=format_level(level))
-        plotted = True
-    if not plotted:
-        return None
-    ax.set(xlabel="epoch", ylabel="val accuracy (%)",
-           title=f"Learning curves of {model} (mean over seeds), by {_level_label(runs)}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
-
-
-def _plot_grid(grid, model, runs, path):
-    fig = Figure(figsize=(1.0 + 0.7 * grid.shape[1], 1.0 + 0.5 * grid.shape[0]))
-    ax = fig.subplots()
-    values = 100 * grid.to_numpy(dtype=float)
-    image = ax.imshow(values, cmap="viridis", aspect="auto")
-    middle = (np.nanmin(values) + np.nanmax(values)) / 2
-    for (i, j), value in np.ndenumerate(values):
-        if not np.isnan(value):  # dark text on the light (high) end of viridis
-            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
-                    color="black" if value > middle else "white")
-    ax.set_xticks(range(grid.shape[1]), [format_level(v) for v in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [format_level(v) for v in grid.index])
-    label = _level_label(runs)
-    ax.set(xlabel=f"test {label}", ylabel=f"train {label}", title=f"{model}: test accuracy (%)")
-    fig.colorbar(image, ax=ax)
-    return _save(fig, path)
-
-
-def _image(out, path, caption, skipped):
-    if path is None:
-        return f"_No plot of {caption}: {skipped}._"
-    return f"![{caption}]({Path(path).relative_to(out).as_posix()})"
+def _claims(models, levels, main, n_boot, alpha):
+    """The paper's claims and their verdicts, for the main model and across architectures."""
+    md = ["### The paper's claims on this data", ""]
+    found = models[models["model"] == main]
+    if found.empty:
+        return md + ["_No model with complete runs._", ""]
+    model = found.iloc[0]
+    rows = levels[levels["model"] == main].sort_values("order")
+    if len(rows):
+        md += [f"{main}: {int(model.seeds)} seed(s) x {int(model.examples)} test examples per level, "
+               f"paired by seed and example. Accuracy here is each run's best checkpoint on the "
+               f"test set (its predictions.npz); chance (the commonest class) is "
+               f"{verdicts.percent(model.chance)}. 90% intervals from {n_boot} bootstrap replicates over "
+               f"seeds and test examples jointly; each test is one-sided at {alpha:g}; the margin "
+               f"of {100 * model.margin:.1f} points was fixed before the runs (`--margin`). A "
+               "difference whose interval reaches 0 is reported as no difference. Runs on other "
+               "hardware give other numbers within the seed-to-seed noise that the intervals "
+               "include.", ""]
+        if model.resolution >= model.margin:
+            md += [f"**The margin is within the noise.** At these sizes a difference is known to "
+                   f"about {100 * model.resolution:.1f} points (median distance from a difference to "
+                   "its one-sided bound), no less than the margin: a level truly equal to the "
+                   "reference usually fails the test. More seeds or test examples would resolve it.",
+                   ""]
+        else:
+            md += [f"At these sizes a difference is known to about {100 * model.resolution:.1f} "
+                   "points (median distance from a difference to its one-sided bound).", ""]
+    md += [f"- **(a) At the right quality, compression costs no accuracy.** {verdicts.no_loss(model, rows)}",
+           f"- **(b) Below it, accuracy drops.** {verdicts.loss_at_lowest(model, rows)}",
+           f"- **(c) Compression speeds convergence.** {verdicts.convergence(model, rows)} The paper's "
+           "own metric (the first 10-epoch window above 0.99 x the run's own best) is in the "
+           "summary below; it favours levels that plateau lower, so the verdict uses the common target.",
+           f"- **(d) The bits removed measure noise: b(R) - b(q\\*).** {verdicts.noise_bits(model)}"]
+    others = verdicts.architectures_table(models, levels, main)
+    md += ["- **(e) Across architectures.** " + (
+        "The same tests for the other models, at the levels they ran:" if len(others) else
+        "No other model was run in this experiment."), ""]
+    if len(others):
+        md += [markdown_table(others), ""]
+    if model.note:
+        md += [f"Notes: {model.note}.", ""]
+    if len(rows):
+        md += [f"#### Tests by level: {main}", "", markdown_table(verdicts.level_table(rows, model)), ""]
+    return md
 
 
 # ---------------------------------------------------------------- tables
 
-def _noise_table(noise):
-    return pd.DataFrame({
-        "model": noise["model"], "reference": noise["reference"].map(format_level),
-        "bits b(R)": noise["bits_reference"].map(bits_text),
-        "acc. a(R) %": [pm(a, math.nan, 100) for a in noise["accuracy_reference"]],
-        "cheapest level within eps": noise["level"].map(format_level),
-        "its bits": noise["bits_level"].map(bits_text),
-        "noise bits": noise["noise_bits"].map(bits_text),
-        "of b(R)": [f"{f:.1%}" if pd.notna(f) else "-" for f in noise["noise_fraction"]],
-        "95% interval": [f"{bits_text(lo)} to {bits_text(hi)}"
-                         for lo, hi in zip(noise["ci_low"], noise["ci_high"])],
-        "seeds/level": [str(a) if a == b else f"{a}-{b}"
-                        for a, b in zip(noise["min_seeds"], noise["max_seeds"])],
-        "note": noise["note"]})
-
-
 def _rate_table(rate):
     return pd.DataFrame({
         "model": rate["model"], "level": rate["level"].map(format_level),
-        "bits/sample": rate["bits_per_sample"].map(bits_text),
+        "payload bits/sample": rate["payload_bits_per_sample"].map(bits_text),
+        "total bits/sample": rate["bits_per_sample"].map(bits_text),
         "accuracy %": [pm(m, s, 100) for m, s in zip(rate["accuracy_mean"], rate["accuracy_std"])],
         "n": rate["n"]})
 
@@ -261,26 +189,52 @@ def _grid_table(grid, runs):
     return pd.concat([pd.DataFrame([bits_row]), table], ignore_index=True)
 
 
+def _class_names(model_runs):
+    try:
+        classes = read_json(Path(model_runs["run"].iloc[0]) / CONFIG).get("classes")
+    except (OSError, ValueError):
+        return None
+    return [str(c) for c in classes] if isinstance(classes, list) else None
+
+
+def _confusion_section(runs, models, name, out):
+    md = ["### Confusion matrices", "",
+          "Each model's runs on the test set at the reference and the lowest level, summed over "
+          "seeds, as % of each true class.", ""]
+    shown = False
+    for model in models.itertuples(index=False):
+        model_runs = runs[runs["model"] == model.model]
+        levels = sorted_levels(model_runs["level"])
+        wanted = [model.reference] + ([levels[0]] if levels[0] != model.reference else [])
+        names = _class_names(model_runs)
+        matrices = analysis.confusions(model_runs, wanted, len(names) if names else None)
+        if not matrices:
+            continue
+        if names and len(names) < next(iter(matrices.values())).shape[0]:
+            names = None  # a class beyond the names: number them
+        path = plots.confusions(matrices, names, model.model, plots.level_label(model_runs),
+                                out / f"confusion_{name}_{_slug(model.model)}.png")
+        md += [_image(out, path, f"confusion matrices of {model.model}", ""), ""]
+        shown = True
+    return md if shown else md + ["_No run has predictions.npz (runs of older code)._", ""]
+
+
 # ---------------------------------------------------------------- report
 
-def _experiment_section(exp, name, complete, summary, rate, noise, grids, out, metric, eps, n_boot):
-    """The markdown of one experiment: summary, noise bits, curves and plots, grids."""
+def _experiment_section(exp, name, complete, summary, rate, models, levels, grids, out, metric,
+                        n_boot, alpha):
+    """The markdown of one experiment: claims, summary, curves and plots, confusions, grids."""
     md = [f"## {experiment_title(exp)}", ""]
     runs = complete[complete["experiment"] == exp.experiment]
     part = summary[summary["experiment"] == exp.experiment]
+    part_models = models[models["experiment"] == exp.experiment]
+    if len(runs):
+        md += _claims(part_models, levels[levels["experiment"] == exp.experiment],
+                      _default_model(runs), n_boot, alpha)
     md += ["### Summary", "", "Complete runs only; mean ± std over seeds (n seeds); convergence "
            "as the paper printed it (the 0-based index of the first epoch of the window), over "
            "the seeds that converged.", ""]
     md += [markdown_table(format_summary(part)) if len(part) else "_No complete runs yet._", ""]
-
-    md += [f"### Noise bits (eps = {eps:g}, {metric.replace('_', ' ')})", "",
-           "noise bits = b(R) - min{ b(L) : a(L) >= a(R) - eps }, with b in bits per sample "
-           f"and R the reference level; 95% percentile bootstrap interval over seeds "
-           f"(B = {n_boot}).", ""]
-    part_noise = noise[noise["experiment"] == exp.experiment]
-    md += [markdown_table(_noise_table(part_noise)) if len(part_noise) else
-           "_No model has complete runs at two or more levels: noise bits need a "
-           "rate-accuracy curve._", ""]
 
     md += ["### Rate-accuracy and plots", ""]
     part_rate = rate[rate["experiment"] == exp.experiment]
@@ -289,38 +243,43 @@ def _experiment_section(exp, name, complete, summary, rate, noise, grids, out, m
     else:
         model = _default_model(runs)
         too_short = f"no seed has {WINDOW} epochs" if (part["estimable"] == 0).all() else "no run converged"
-        plots = [
-            (_plot_accuracy_vs_level(part_rate, runs, out / f"accuracy_vs_level_{name}.png", metric),
+        made = [
+            (plots.accuracy_vs_level(part_rate, runs, out / f"accuracy_vs_level_{name}.png", metric),
              "accuracy vs level", ""),
-            (_plot_accuracy_vs_bits(part_rate, out / f"accuracy_vs_bits_{name}.png", metric),
+            (plots.accuracy_vs_bits(part_rate, out / f"accuracy_vs_bits_{name}.png", metric),
              "accuracy vs bits per sample", "no level has a known size in bits"),
-            (_plot_convergence(part, runs, out / f"convergence_vs_level_{name}.png"),
+            (plots.convergence_vs_level(part, runs, out / f"convergence_vs_level_{name}.png"),
              "convergence vs level", too_short),
-            (_plot_learning_curves(runs, model, out / f"learning_curves_{name}.png"),
+            (plots.learning_curves(runs, model, out / f"learning_curves_{name}.png"),
              f"learning curves of {model}", "no history.csv rows"),
         ]
         md += [markdown_table(_rate_table(part_rate)), ""]
-        md += [line for path, caption, skipped in plots for line in
+        md += [line for path, caption, skipped in made for line in
                (_image(out, path, caption, skipped), "")]
+    if len(part_models):
+        md += _confusion_section(runs, part_models, name, out)
 
     md += ["### Train level x test level", "",
            "Test accuracy (%) of each run's best checkpoint on test data compressed at "
-           "another level, mean over seeds.", ""]
+           "another level, mean over seeds; the lossless row is the \"train clean, test "
+           "compressed\" control.", ""]
     keys = [k for k in analysis.model_groups(runs) if k in grids]
     if not keys:
         md += ["_No plot: no run was tested at other levels._", ""]
     for key in keys:
         model_runs = analysis.select(runs, key)
-        path = _plot_grid(grids[key], key[3], model_runs, out / f"grid_{name}_{_slug(key[3])}.png")
+        path = plots.grid(grids[key], key[3], model_runs, out / f"grid_{name}_{_slug(key[3])}.png")
         md += [f"#### {key[3]}", "", markdown_table(_grid_table(grids[key], model_runs)), "",
                _image(out, path, f"train x test grid of {key[3]}", ""), ""]
     return md
 
 
-def write_report(root, out, eps=0.01, metric="paper_accuracy", n_boot=1000):
-    """Write report.md, results.csv and PNG plots to `out`; return the report's path.
-    Warnings of the collection also go to stderr, one line each."""
-    analysis.check_options(eps, metric)
+def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot=stats.N_BOOT,
+                 alpha=stats.ALPHA):
+    """Write report.md, results.csv, tests.csv (the paired tests by level) and PNG plots
+    to `out`; return the report's path. Warnings of the collection also go to stderr,
+    one line each."""
+    analysis.check_options(margin, metric)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder for the report")
@@ -332,15 +291,18 @@ def write_report(root, out, eps=0.01, metric="paper_accuracy", n_boot=1000):
 
     summary = summarize(results)
     rate = analysis.rate_accuracy(results, metric)
-    noise = analysis.noise_bits_table(results, eps, metric, n_boot)
+    models, levels = analysis.tests_table(results, margin, alpha, n_boot)
+    write_results(models.merge(levels, on=analysis.GROUP, how="left", suffixes=("", "_level")),
+                  out / "tests.csv")
     grids = analysis.test_grid(results)
     complete = analysis.complete_runs(results)
     found = experiments(results)
 
     md = [f"# Results: {out.name}", "",
           f"Collected from `{root}`: {len(results)} readable run folders in {len(found)} experiment(s), "
-          f"{len(complete)} complete runs averaged. Accuracy in the rate-accuracy tables, plots "
-          f"and noise bits is the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "
+          f"{len(complete)} complete runs averaged. The claims are tested on each run's "
+          f"per-example test predictions (margin {margin:g}); the summary, rate-accuracy tables "
+          f"and plots use the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "
           "settings but model, level and seed) are averaged together. Method and caveats: "
           "docs/method.md.", ""]
     short = complete[pd.to_numeric(complete["epochs_done"]) < WINDOW]
@@ -356,8 +318,8 @@ def write_report(root, out, eps=0.01, metric="paper_accuracy", n_boot=1000):
     shared = found.groupby(["domain", "dataset"])["experiment"].transform("size").gt(1) if len(found) else []
     for exp, several in zip(found.itertuples(index=False), shared):
         name = _slug(exp.domain, exp.dataset) + (f"_{exp.experiment}" if several else "")
-        md += _experiment_section(exp, name, complete, summary, rate, noise, grids, out, metric,
-                                  eps, n_boot)
+        md += _experiment_section(exp, name, complete, summary, rate, models, levels, grids, out,
+                                  metric, n_boot, alpha)
 
     md += ["## Runs not averaged in", "", "Unfinished runs, and runs left out (with the reason).", ""]
     apart = set_apart_table(results, root)

@@ -24,17 +24,17 @@ from helmholtz.cache import atomic_path
 from helmholtz.errors import UsageError
 from helmholtz.metrics import (WINDOW, best10_accuracy, convergence_epoch, paper_accuracy,
                                paper_convergence_index0)
-from helmholtz.runs import CONFIG, HISTORY, RESULT, experiment_key, experiment_settings, find_runs, \
-    read_history, read_json
+from helmholtz.runs import CONFIG, HISTORY, PREDICTIONS, RESULT, experiment_key, \
+    experiment_settings, find_runs, read_history, read_json
 
 REQUIRED = ("domain", "dataset", "model", "level", "seed")
 CHECKED = ("loss", "accuracy", "val_loss", "val_accuracy")  # history columns that must be finite
 COLUMNS = ["experiment", "domain", "dataset", "model", "setting", "params", "level_name", "level",
-           "seed", "bits_per_sample", "epochs_done", "num_epoch", "complete", "excluded",
+           "seed", "bits_per_sample", "payload_bits_per_sample", "epochs_done", "num_epoch", "complete", "excluded",
            "best_val_accuracy", "paper_accuracy", "best10_accuracy", "paper_convergence_index0",
            "convergence_epoch", "test_accuracy", "seconds_per_epoch", "fixed", "precision", "subset",
-           "batch_size", "test_accuracy_at", "bits_per_sample_at", "git_commit", "finished",
-           "experiment_settings", "run"]
+           "batch_size", "test_accuracy_at", "bits_per_sample_at", "payload_bits_per_sample_at",
+           "predictions", "git_commit", "finished", "experiment_settings", "run"]
 
 
 # ---------------------------------------------------------------- one run
@@ -93,6 +93,7 @@ def read_run(folder):
         model=config["model"], setting=config.get("setting"), params=config.get("params"),
         level_name=config.get("level_name", "level"), level=parse_level(config["level"]),
         seed=int(config["seed"]), bits_per_sample=_number(config.get("bits_per_sample")),
+        payload_bits_per_sample=_number(config.get("payload_bits_per_sample")),
         epochs_done=len(history), num_epoch=config.get("num_epoch"), complete=complete,
         excluded=excluded,
         best_val_accuracy=max(val_acc) if val_acc else math.nan,
@@ -106,6 +107,9 @@ def read_run(folder):
         test_accuracy_at=json.dumps(result.get("test_accuracy_at", {}) if complete else {},
                                     sort_keys=True),
         bits_per_sample_at=json.dumps(config.get("bits_per_sample_at", {}), sort_keys=True),
+        payload_bits_per_sample_at=json.dumps(config.get("payload_bits_per_sample_at", {}),
+                                              sort_keys=True),
+        predictions=complete and (folder / PREDICTIONS).is_file(),
         git_commit=config.get("git_commit"),
         finished=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(finished)),
         experiment_settings=json.dumps(experiment_settings(config), sort_keys=True, default=str),
@@ -172,7 +176,8 @@ def write_results(results, path):
 def read_results(path):
     """results.csv back as a DataFrame the analysis functions accept."""
     text = {c: str for c in ("experiment", "level", "excluded", "test_accuracy_at",
-                             "bits_per_sample_at", "experiment_settings")}
+                             "bits_per_sample_at", "payload_bits_per_sample_at",
+                             "experiment_settings")}
     results = pd.read_csv(path, dtype=text, keep_default_na=True)
     if "excluded" in results:
         results["excluded"] = results["excluded"].fillna("")
@@ -312,9 +317,10 @@ def set_apart_table(results, root):
     }, columns=["run", "epochs", "best val acc. %", "why"])
 
 
-def summary_text(results, problems, warnings, root):
-    """What scripts/collect.py prints: per experiment the summary, then the runs set
-    apart, unreadable folders and warnings."""
+def summary_text(results, problems, warnings, root, tests=None):
+    """What scripts/collect.py prints: per experiment the summary (and the display rows
+    of its paired tests in `tests`, when given, with an experiment column), then the
+    runs set apart, unreadable folders and warnings."""
     summary = summarize(results)
     complete = results["complete"].astype(bool)
     lines = [f"{len(results)} runs under {root} in {results['experiment'].nunique()} experiment(s): "
@@ -327,6 +333,10 @@ def summary_text(results, problems, warnings, root):
         if len(part):
             lines += [f"{experiment_title(row)}: complete runs, mean ± std over seeds (n seeds):",
                       format_summary(part).to_string(index=False), ""]
+        paired = tests[tests["experiment"] == row.experiment] if tests is not None else []
+        if len(paired):
+            lines += ["Paired tests on the test predictions (docs/method.md):",
+                      paired.drop(columns="experiment").to_string(index=False), ""]
     apart = set_apart_table(results, root)
     if len(apart):
         lines += ["Runs not averaged in:", apart.to_string(index=False), ""]

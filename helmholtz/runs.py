@@ -9,6 +9,8 @@ One training run = one folder, by default
                 val_loss, val_accuracy, lr, seconds
 - last.keras    model + optimizer after the last finished epoch (resume)
 - best.keras    model with the best val_accuracy so far
+- predictions.npz  the best checkpoint's class for every test example, per
+                test level, and the labels (written just before result.json)
 - result.json   written last, atomically, only when the run is complete
 
 A folder without result.json is an unfinished run: training it again resumes.
@@ -32,13 +34,13 @@ from helmholtz import REPO
 from helmholtz.errors import UsageError
 
 CONFIG, HISTORY, RESULT = "config.json", "history.csv", "result.json"
-LAST, BEST = "last.keras", "best.keras"
+LAST, BEST, PREDICTIONS = "last.keras", "best.keras", "predictions.npz"
 SIDE_HISTORY, LOCK = ".history.next.csv", ".lock"
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
-OWN_FILES = {CONFIG, HISTORY, RESULT, LAST, BEST, SIDE_HISTORY, LOCK}
+OWN_FILES = {CONFIG, HISTORY, RESULT, LAST, BEST, PREDICTIONS, SIDE_HISTORY, LOCK}
 # Temporary names: helmholtz.cache.atomic_path's, and the fixed ones of older trainers.
 _TEMP = re.compile(r"\.(config\.json|history\.csv|result\.json|last\.keras|best\.keras|"
-                   r"history\.next\.csv)\.\w+\.tmp(\.keras)?|\.(last|best)\.tmp\.keras")
+                   r"predictions\.npz|history\.next\.csv)\.\w+\.tmp(\.keras)?|\.(last|best)\.tmp\.keras")
 
 
 # Bumped whenever the pipeline changes what a run computes for the same flags,

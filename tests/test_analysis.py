@@ -1,12 +1,16 @@
-"""Noise bits, rate-accuracy and the train x test grid on constructed curves."""
+"""Rate-accuracy, the paired tests of each model (cutoff q*, noise bits, convergence) and the
+train x test grid, on constructed curves and run folders."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
-from helmholtz import analysis
+from helmholtz import analysis, stats
 from helmholtz.errors import UsageError
+from helmholtz.results import collect
+from helpers import write_history
 
 BITS = {1: 1_000, 5: 2_000, 10: 3_000, 25: 5_000, 50: 7_000, 100: 12_000, "lossless": 24_000}
 
@@ -36,94 +40,6 @@ def test_level_order_ints_ascending_lossless_last():
     assert analysis.sorted_levels(["lossless", "100", 5, 25, "1"]) == [1, 5, 25, 100, "lossless"]
 
 
-@pytest.mark.parametrize("last_flat", [5, 25, 100])
-def test_flat_curve_down_to_a_level_gives_the_bits_above_it(last_flat):
-    table = analysis.noise_bits_table(results_of(flat_then_dropping(last_flat)))
-    row = table.iloc[0]
-    assert row["reference"] == "lossless"
-    assert row["level"] == last_flat
-    assert row["noise_bits"] == BITS["lossless"] - BITS[last_flat]
-    assert row["noise_fraction"] == pytest.approx(1 - BITS[last_flat] / BITS["lossless"])
-
-
-def test_eps_decides_which_levels_count():
-    curve = {1: 0.5, 10: 0.785, 25: 0.795, 100: 0.80, "lossless": 0.80}
-    strict = analysis.noise_bits_table(results_of(curve), eps=0.01).iloc[0]
-    loose = analysis.noise_bits_table(results_of(curve), eps=0.02).iloc[0]
-    exact = analysis.noise_bits_table(results_of(curve), eps=0.0).iloc[0]
-    assert strict["level"] == 25 and loose["level"] == 10 and exact["level"] == 100
-    assert loose["noise_bits"] > strict["noise_bits"] > exact["noise_bits"]
-
-
-def test_a_level_exactly_eps_below_the_reference_counts():
-    # mean(0.5, 0.5, 0.59) is 0.53 on paper but 0.5299999999999999 in floating point
-    runs = results_of({25: [0.5, 0.5, 0.59], "lossless": [0.54] * 3})
-    assert analysis.noise_bits_table(runs, eps=0.01).iloc[0]["level"] == 25
-
-
-def test_curve_that_never_recovers_has_zero_noise_bits():
-    curve = {1: 0.3, 5: 0.5, 25: 0.7, 100: 0.75, "lossless": 0.80}
-    row = analysis.noise_bits_table(results_of(curve)).iloc[0]
-    assert row["noise_bits"] == 0 and row["level"] == "lossless"
-
-
-def test_cheapest_qualifying_level_wins_without_assuming_monotonicity():
-    # a dip at 25 and 50 does not hide that 10 is as good as lossless
-    curve = {5: 0.5, 10: 0.80, 25: 0.70, 50: 0.72, "lossless": 0.80}
-    assert analysis.noise_bits_table(results_of(curve)).iloc[0]["level"] == 10
-
-
-def test_without_lossless_the_level_with_most_bits_is_the_reference():
-    row = analysis.noise_bits_table(results_of({5: 0.5, 25: 0.8, 100: 0.8})).iloc[0]
-    assert row["reference"] == 100 and row["noise_bits"] == BITS[100] - BITS[25]
-    assert "no lossless run" in row["note"]
-
-
-def test_test_accuracy_metric_is_used_when_asked():
-    paper = results_of({5: 0.5, 25: 0.8, "lossless": 0.8})
-    test = results_of({5: 0.8, 25: 0.8, "lossless": 0.8}, metric="test_accuracy")
-    both = paper.assign(test_accuracy=test["test_accuracy"])
-    assert analysis.noise_bits_table(both).iloc[0]["level"] == 25
-    assert analysis.noise_bits_table(both, metric="test_accuracy").iloc[0]["level"] == 5
-
-
-def test_incomplete_runs_and_single_level_models_are_left_out():
-    runs = pd.concat([
-        results_of(flat_then_dropping(25)),
-        results_of({25: 0.1}, complete=False),  # unfinished: must not drag 25 down
-        results_of({25: 0.7}, model="cnns-dense-64", setting=1),
-    ], ignore_index=True)
-    runs.loc[runs["complete"].eq(False), "seed"] = 9
-    table = analysis.noise_bits_table(runs)
-    assert list(table["model"]) == ["all-cnns"]
-    assert table.iloc[0]["level"] == 25
-
-
-def test_one_seed_interval_collapses_to_the_point_and_says_so():
-    row = analysis.noise_bits_table(results_of(flat_then_dropping(25))).iloc[0]
-    assert row["ci_low"] == row["ci_high"] == row["noise_bits"]
-    assert "1 seed" in row["note"]
-
-
-def test_bootstrap_interval_contains_point_and_narrows_with_consistent_seeds():
-    reference = [0.80, 0.80, 0.80]
-    noisy = results_of({5: [0.5] * 3, 25: [0.70, 0.80, 0.90], 100: reference, "lossless": reference})
-    steady = results_of({5: [0.5] * 3, 25: [0.795, 0.80, 0.805], 100: reference, "lossless": reference})
-    wide = analysis.noise_bits_table(noisy).iloc[0]
-    narrow = analysis.noise_bits_table(steady).iloc[0]
-    for row in (wide, narrow):
-        assert row["ci_low"] <= row["noise_bits"] <= row["ci_high"]
-        assert row["noise_bits"] == BITS["lossless"] - BITS[25]
-    assert narrow["ci_high"] - narrow["ci_low"] == 0
-    assert wide["ci_high"] - wide["ci_low"] == BITS[100] - BITS[25]  # resamples below eps fall back to 100
-
-
-def test_bootstrap_is_seeded():
-    runs = results_of({5: [0.5] * 3, 25: [0.70, 0.80, 0.90], 100: [0.8] * 3, "lossless": [0.8, 0.79, 0.81]})
-    first = analysis.noise_bits_table(runs, n_boot=200, seed=3)
-    assert first.equals(analysis.noise_bits_table(runs, n_boot=200, seed=3))
-
-
 def test_rate_accuracy_table_orders_levels_and_averages_seeds():
     rate = analysis.rate_accuracy(results_of({"lossless": [0.8, 0.9], 100: [0.7, 0.7, 0.7], 5: 0.5}))
     assert list(rate["level"]) == [5, 100, "lossless"]
@@ -138,7 +54,7 @@ def test_results_read_back_from_csv_give_the_same_answer(tmp_path):
     runs = results_of(flat_then_dropping(25))
     runs.to_csv(tmp_path / "results.csv", index=False)
     back = pd.read_csv(tmp_path / "results.csv", dtype={"level": str, "experiment": str})
-    assert analysis.noise_bits_table(back).equals(analysis.noise_bits_table(runs))
+    assert analysis.rate_accuracy(back).equals(analysis.rate_accuracy(runs))
 
 
 def test_train_test_grid_averages_seeds_and_fills_the_diagonal():
@@ -159,10 +75,11 @@ def test_no_grid_without_cross_level_tests():
     assert analysis.test_grid(results_of({25: 0.8, "lossless": 0.8})) == {}
 
 
-@pytest.mark.parametrize("options", [dict(eps=-0.01), dict(eps=float("nan")), dict(metric="loss")])
+@pytest.mark.parametrize("options", [dict(margin=-0.01), dict(margin=0), dict(margin=1.5),
+                                     dict(margin=float("nan")), dict(metric="loss")])
 def test_bad_options_are_usage_errors(options):
     with pytest.raises(UsageError):
-        analysis.noise_bits_table(results_of({25: 0.8, "lossless": 0.8}), **options)
+        analysis.check_options(**options)
 
 
 def test_runs_of_other_experiments_are_never_pooled():
@@ -174,8 +91,6 @@ def test_runs_of_other_experiments_are_never_pooled():
     assert len(rate) == 2 * len(BITS) and set(rate["n"]) == {1}
     lossless = rate[rate["level"] == "lossless"].set_index("experiment")["accuracy_mean"]
     assert lossless.to_dict() == pytest.approx({"aaaaaaaaaaaa": 0.8, "bbbbbbbbbbbb": 0.3})
-    noise = analysis.noise_bits_table(pd.concat([one, other], ignore_index=True))
-    assert dict(zip(noise["experiment"], noise["level"])) == {"aaaaaaaaaaaa": 25, "bbbbbbbbbbbb": 1}
 
 
 def test_excluded_runs_are_not_averaged():
@@ -190,4 +105,135 @@ def test_excluded_runs_are_not_averaged():
 def test_a_table_without_experiments_is_refused():
     old = results_of({25: 0.8, "lossless": 0.8}).drop(columns="experiment")
     with pytest.raises(UsageError, match="collect the run folders again"):
-        analysis.noise_bits_table(old)
+        analysis.rate_accuracy(old)
+
+
+# ---------------------------------------------------------------- paired tests on run folders
+
+EXAMPLES = 3000
+LABELS = np.arange(EXAMPLES) % 10
+
+
+def write_runs(root, curve, seeds=(0, 1, 2), model="all-cnns", payload=True, reaches=None, seed=0):
+    """Complete run folders of one model whose predictions have the accuracies of `curve`
+    (level -> accuracy), sharing which examples are hard. reaches: level -> the epoch
+    its val accuracy jumps from 0.3 to its accuracy (default 5)."""
+    rng = np.random.default_rng(seed)
+    easiness = rng.standard_normal(EXAMPLES)
+    for level, accuracy in curve.items():
+        for s in seeds:
+            folder = root / model / f"quality_{level}" / f"seed_{s}"
+            folder.mkdir(parents=True)
+            config = dict(domain="cifar", dataset="cifar10", model=model, setting=0,
+                          level_name="quality", level=level, seed=s, num_epoch=12,
+                          bits_per_sample=float(BITS[level]))
+            if payload:
+                config["payload_bits_per_sample"] = float(BITS[level]) - 500
+            (folder / "config.json").write_text(json.dumps(config))
+            jump = (reaches or {}).get(level, 5)
+            write_history(folder, [0.3] * (jump - 1) + [accuracy] * (13 - jump), 1.0)
+            right = np.sqrt(0.9) * easiness + np.sqrt(0.1) * rng.standard_normal(EXAMPLES) < norm.ppf(accuracy)
+            pred = np.where(right, LABELS, (LABELS + 1) % 10).astype(np.int16)
+            np.savez(folder / "predictions.npz", labels=LABELS.astype(np.int16), **{f"pred@{level}": pred})
+            (folder / "result.json").write_text(json.dumps(dict(complete=True, test_accuracy=right.mean())))
+    return root
+
+
+def paired_tests(root, **options):
+    models, levels = analysis.tests_table(collect(root)[0], n_boot=500, **options)
+    return models.set_index("model"), levels
+
+
+SWEEP = {1: 0.40, 5: 0.70, 25: 0.85, 100: 0.85, "lossless": 0.85}
+
+
+def test_a_sweep_flat_down_to_25_has_its_cutoff_and_noise_bits_there(tmp_path):
+    models, levels = paired_tests(write_runs(tmp_path, SWEEP))
+    model = models.loc["all-cnns"]
+    assert model.estimable and model.reason == "" and model.note == ""
+    assert model.reference == "lossless" and model.q_star == 25
+    assert model.seeds == 3 and model.examples == EXAMPLES and model.chance == pytest.approx(0.1)
+    assert model.bits_kind == "payload"
+    assert model.noise_payload == (BITS["lossless"] - 500) - (BITS[25] - 500)
+    assert model.noise_total == BITS["lossless"] - BITS[25]
+    assert model.noise_total_low <= model.noise_total <= model.noise_total_high
+    assert model.lowest == 1 and model.lowest_worse and model.lowest_difference == pytest.approx(-0.45, abs=0.03)
+    assert list(levels["level"]) == ["lossless", 100, 25, 5, 1]  # high to low quality
+    assert list(levels["decision"]) == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
+                                        stats.NOT_SHOWN, stats.NOT_TESTED]
+
+
+def test_without_payload_bits_noise_bits_are_total_bits_and_say_so(tmp_path):
+    models, _ = paired_tests(write_runs(tmp_path, SWEEP, payload=False))
+    model = models.loc["all-cnns"]
+    assert model.bits_kind == "total" and np.isnan(model.noise_payload)
+    assert model.noise_total == BITS["lossless"] - BITS[25]
+
+
+def test_without_lossless_the_level_with_most_bits_is_the_reference(tmp_path):
+    models, levels = paired_tests(write_runs(tmp_path, {1: 0.4, 25: 0.85, 100: 0.85}))
+    model = models.loc["all-cnns"]
+    assert model.reference == 100 and model.q_star == 25
+    assert "no lossless run" in model.note and list(levels["level"]) == [100, 25, 1]
+
+
+def test_a_flat_sweep_and_a_reference_at_chance_are_not_estimable(tmp_path):
+    flat, _ = paired_tests(write_runs(tmp_path / "flat", {5: 0.85, 25: 0.85, "lossless": 0.85}))
+    assert not flat.loc["all-cnns"].estimable and flat.loc["all-cnns"].q_star is None
+    assert "lowest level is not significantly worse" in flat.loc["all-cnns"].reason
+    chance, _ = paired_tests(write_runs(tmp_path / "chance", {5: 0.1, 25: 0.1, "lossless": 0.1}))
+    assert "not clearly above chance" in chance.loc["all-cnns"].reason
+
+
+def test_runs_with_other_test_examples_are_not_paired(tmp_path):
+    root = write_runs(tmp_path, SWEEP)
+    other = root / "all-cnns" / "quality_25" / "seed_1" / "predictions.npz"
+    saved = dict(np.load(other))
+    np.savez(other, **{**saved, "labels": saved["labels"][::-1]})  # another order
+    models, levels = paired_tests(root)
+    assert not models.loc["all-cnns"].estimable and levels.empty
+    assert "test labels differ" in models.loc["all-cnns"].reason
+
+
+def test_runs_without_predictions_and_seeds_missing_at_a_level_are_left_out_and_named(tmp_path):
+    root = write_runs(tmp_path, SWEEP)
+    write_runs(tmp_path, {"lossless": 0.85}, seeds=(7,))  # seed 7 only at lossless
+    (root / "all-cnns" / "quality_5" / "seed_2" / "predictions.npz").unlink()  # older code
+    models, levels = paired_tests(root)
+    model = models.loc["all-cnns"]
+    assert model.seeds == 2 and set(levels["seeds"]) == {2}
+    assert "5 seed 2 left out: no predictions.npz" in model.note
+    assert "seed(s) 2, 7 not run at every level" in model.note
+    (root / "all-cnns" / "quality_5" / "seed_1" / "predictions.npz").write_bytes(b"damaged")
+    (root / "all-cnns" / "quality_5" / "seed_0" / "predictions.npz").unlink()
+    models, _ = paired_tests(root)
+    assert "no seed has predictions at every level" in models.loc["all-cnns"].reason
+    assert "predictions.npz is damaged" in models.loc["all-cnns"].reason
+
+
+def test_epochs_to_a_common_target_are_paired_within_seeds(tmp_path):
+    # lossless reaches its accuracy at epoch 8, quality 25 at epoch 4, quality 5 never
+    # reaches 0.95 x 0.85
+    root = write_runs(tmp_path, SWEEP, reaches={"lossless": 8, 100: 8, 25: 4})
+    models, levels = paired_tests(root)
+    assert models.loc["all-cnns"].target == pytest.approx(0.95 * 0.85)
+    by_level = levels.set_index("level")
+    assert by_level.loc[25, "convergence_difference"] == -4
+    assert by_level.loc[25, "convergence"] == "faster"
+    assert by_level.loc[100, "convergence"] == "no difference resolved"
+    assert by_level.loc[5, "reached"] == 0 and by_level.loc[5, "epochs_to_target"] == 13
+    assert by_level.loc[5, "convergence"] == "slower"
+
+
+def test_a_model_at_one_level_has_nothing_to_compare(tmp_path):
+    models, levels = paired_tests(write_runs(tmp_path, {25: 0.85}))
+    assert models.loc["all-cnns"].reason.startswith("one level only") and levels.empty
+
+
+def test_confusion_matrices_sum_the_seeds(tmp_path):
+    root = write_runs(tmp_path, {5: 0.7, "lossless": 0.85}, seeds=(0, 1))
+    runs = analysis.complete_runs(collect(root)[0])
+    matrices = analysis.confusions(runs, ["lossless", 5], 12)
+    assert list(matrices) == ["lossless", 5] and matrices[5].shape == (12, 12)
+    assert matrices[5].sum() == 2 * EXAMPLES
+    assert matrices["lossless"].trace() / (2 * EXAMPLES) == pytest.approx(0.85, abs=0.03)

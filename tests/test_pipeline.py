@@ -1,10 +1,17 @@
 """A small real sweep, collected and reported: the path `make demo` takes, in seconds."""
 import csv
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helmholtz.folder import open_run, remove_run_files
+from helmholtz.runs import is_own_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,9 +44,25 @@ def test_real_sweep_is_collected_and_reported(fashion_folder, tmp_path):
     bits = {r["level"]: float(r["bits_per_sample"]) for r in rows}
     assert bits["5"] < bits["lossless"]
 
+    # Each run saved its best checkpoint's class for every test example, at its own level and
+    # at the extra test level, beside the labels; its accuracies are those of the predictions.
+    for row in rows:
+        folder = Path(row["run"])
+        result = json.loads((folder / "result.json").read_text())
+        with np.load(folder / "predictions.npz") as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        own = f"pred@{row['level']}"
+        assert sorted(arrays) == sorted(["labels", own, "pred@25"])
+        assert all(a.dtype == np.int16 and a.shape == (10,) for a in arrays.values())
+        labels = arrays["labels"]
+        # the original protocol: the test set is the validation set, its accuracy the history's
+        assert result["test_accuracy"] == pytest.approx(np.mean(arrays[own] == labels), abs=1e-6)
+        assert result["test_accuracy_at"]["25"] == np.mean(arrays["pred@25"] == labels)
+
     run(["scripts/report.py", logs, "--out", out], env)
     report = (out / "report.md").read_text()
-    assert "## Noise bits" in report and "lossless" in report
+    assert "### The paper's claims on this data" in report and "lossless" in report
+    assert "all-cnns: 1 seed(s) x 10 test examples per level" in report
     images = [line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")]
     assert len(images) >= 4
     for name in images:
@@ -61,3 +84,18 @@ def test_demo_writes_outside_logs_and_leaves_the_committed_report_alone():
         make = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True)
         line = next(l for l in make.stdout.splitlines() if "scripts/demo.py" in l)
         assert "--log_dir demo/runs" in line and "--out demo/report" in line
+
+
+def test_predictions_are_a_run_file_that_force_removes(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name in ("predictions.npz", ".predictions.npz.k2j4x9.tmp", "notes.txt"):
+        (folder / name).write_text("x")
+    assert is_own_file("predictions.npz") and is_own_file(".predictions.npz.k2j4x9.tmp")
+    remove_run_files(folder)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]  # the user's file stays
+    (folder / "notes.txt").unlink()
+    (folder / "predictions.npz").write_text("x")  # a run killed after writing only these
+    run = open_run(folder, {"num_epoch": 1}, force=True)
+    run.close()
+    assert run.state == "new" and not (folder / "predictions.npz").exists()

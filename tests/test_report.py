@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -20,9 +21,21 @@ REPO = Path(__file__).resolve().parents[1]
 BITS = {5: 2_000, 25: 6_000, 100: 12_000, "lossless": 24_000}
 
 
+EXAMPLES = 200
+LABELS = (np.arange(EXAMPLES) % 10).astype(np.int16)
+
+
+def predictions(accuracy):
+    """Test predictions right on the first `accuracy` share of the examples: the same
+    examples in every run, so levels of equal accuracy do not differ at all."""
+    right = np.arange(EXAMPLES) < round(accuracy * EXAMPLES)
+    return np.where(right, LABELS, (LABELS + 1) % 10).astype(np.int16)
+
+
 def make_run(root, level, seed, val_acc, model="all-cnns", setting=0, complete=True,
-             num_epoch=None, test_at=None, subset=None, **settings):
-    """A run folder as the trainer writes it; `settings` change the experiment's config."""
+             num_epoch=None, test_at=None, subset=None, predicted=None, **settings):
+    """A run folder as the trainer writes it; `settings` change the experiment's config;
+    `predicted`: the test accuracy its predictions.npz has (see `predictions`)."""
     folder = root / "cifar" / model / f"quality_{level}" / f"seed_{seed}"
     folder.mkdir(parents=True)
     config = dict(domain="cifar", dataset="cifar10", model=model, setting=setting, params=701386,
@@ -37,6 +50,9 @@ def make_run(root, level, seed, val_acc, model="all-cnns", setting=0, complete=T
     if complete:
         result = dict(complete=True, test_accuracy=max(val_acc), test_accuracy_at=test_at or {})
         (folder / "result.json").write_text(json.dumps(result))
+        if predicted is not None:
+            np.savez(folder / "predictions.npz", labels=LABELS,
+                     **{f"pred@{level}": predictions(predicted)})
     return folder
 
 
@@ -48,8 +64,8 @@ def make_tree(root, grid=True):
         for seed in (0, 1):
             val = [acc - 0.3] * 2 + [acc + 0.01 * seed] * 10  # converges at epoch 3
             test_at = {"lossless": acc - 0.05, "5": acc - 0.2} if grid else None
-            make_run(root, level, seed, val, num_epoch=12, test_at=test_at)
-    make_run(root, 25, 0, [0.7] * 12, model="cnns-dense-64", setting=1)
+            make_run(root, level, seed, val, num_epoch=12, test_at=test_at, predicted=acc)
+    make_run(root, 25, 0, [0.7] * 12, model="cnns-dense-64", setting=1, predicted=0.7)
     make_run(root, 25, 1, [0.1, 0.2, 0.3], model="cnns-dense-64", setting=1,
              complete=False, num_epoch=12)
     corrupt = root / "cifar" / "all-cnns" / "quality_50" / "seed_0"
@@ -102,6 +118,10 @@ def test_collect_cli_writes_csv_and_prints_summary(tmp_path):
     assert re.search(r"\b25\s+1\b", line)
     assert "Runs not averaged in" in done.stdout and "unfinished" in done.stdout
     assert "Unreadable run folders" in done.stdout and "quality_50" in done.stdout
+    # the paired tests under the summary: all-cnns flat down to 25, then 30 points down at 5
+    paired = done.stdout.split("Paired tests on the test predictions")[1]
+    line = next(l for l in paired.splitlines() if l.strip().startswith("all-cnns"))
+    assert re.search(r"all-cnns\s+lossless\s+25\s", line) and "5: -30.0" in line
 
 
 def test_collect_cli_on_missing_folder_exits_2_with_one_line(tmp_path):
@@ -118,18 +138,15 @@ def _linked_images(report):
 
 def test_report_renders_tables_and_valid_plots(tmp_path):
     make_tree(tmp_path / "logs")
-    report = write_report(tmp_path / "logs", tmp_path / "out", eps=0.01)
+    report = write_report(tmp_path / "logs", tmp_path / "out", n_boot=300)
     text = report.read_text()
     images = _linked_images(report)
     assert {Path(p).name.split("_cifar")[0] for p in images} == {
-        "accuracy_vs_level", "accuracy_vs_bits", "convergence_vs_level", "learning_curves", "grid"}
+        "accuracy_vs_level", "accuracy_vs_bits", "convergence_vs_level", "learning_curves",
+        "confusion", "grid"}
     for link in images:
         with Image.open(report.parent / link) as image:
             assert image.format == "PNG" and image.size[0] > 100
-    # all-cnns: lossless 24,000 bits; flat down to quality 25 (6,000 bits): 18,000 noise bits
-    noise_section = text.split("## Noise bits")[1].split("## Rate-accuracy")[0]
-    noise_row = next(l for l in noise_section.splitlines() if l.startswith("| all-cnns | lossless"))
-    assert "| 25 | 6,000 | 18,000 | 75.0% |" in noise_row
     assert "| all-cnns | 25 | 2 | 6,000 | 80.50 ± 0.71 | 2.0 ± 0.0 | 80.50 ± 0.71 |" in text
     assert "| cnns-dense-64 | 25 | 1 | 6,000 | 70.00 | 0.0 | 70.00 |" in text
     assert "| test bits/sample | 2,000 | 6,000 | 12,000 | 24,000 |" in text  # grid header row
@@ -145,6 +162,43 @@ def test_report_renders_tables_and_valid_plots(tmp_path):
     assert experiments(back).equals(experiments(results))
 
 
+def test_report_states_each_claim_and_its_verdict(tmp_path):
+    # all-cnns: 25, 100 and lossless right on the same 80% of the test examples, 5 on 50%:
+    # non-inferior down to 25 (18,000 bits below lossless), a loss of 30 points at 5
+    make_tree(tmp_path / "logs")
+    text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=300).read_text()
+    claims = text.split("### The paper's claims on this data")[1].split("### Summary")[0]
+    assert "all-cnns: 2 seed(s) x 200 test examples per level" in claims
+    assert "chance (the commonest class) is 10.0%" in claims and "margin of 2.0 points" in claims
+    assert ("**Supported down to q\\* = 25**: every level from 100 down to 25 is non-inferior to "
+            "lossless within 2.0 points") in claims
+    assert "5 is the first that is not (difference -30.0 points" in claims
+    assert "**Significant loss** at the lowest level, 5: -30.0 points against lossless" in claims
+    assert "At q\\* = 25: 3.0 epochs, difference +0.0" in claims and "slower at 5" in claims
+    assert ("**18,000 (5-95% range 18,000 to 18,000, 75.0% of b(R) = 24,000)**" in claims
+            and "Payload bits were not recorded" in claims)
+    assert ("| cnns-dense-64 | - | - | - | - | - | - | - | - | not estimable | one level only: "
+            "nothing to compare with |") in claims
+    by_level = claims.split("#### Tests by level: all-cnns")[1]
+    assert "| 25 | - | 6,000 | 80.00 (" in by_level and "| non-inferior | no |" in by_level
+    assert "| 5 | - | 2,000 | 50.00 (" in by_level and "| not shown | yes |" in by_level
+    tests = pd.read_csv(tmp_path / "out" / "tests.csv", dtype={"q_star": str})
+    assert set(tests.loc[tests["model"] == "all-cnns", "q_star"]) == {"25"}
+
+
+def test_report_says_when_the_data_identify_no_cutoff(tmp_path):
+    logs = tmp_path / "logs"
+    for level in (5, 25, "lossless"):
+        for seed in (0, 1):
+            make_run(logs, level, seed, [0.8] * 12, predicted=0.8)
+    text = write_report(logs, tmp_path / "out", n_boot=300).read_text()
+    assert ("**Not estimable**: the lowest level is not significantly worse than the reference "
+            "(difference +0.0 points") in text
+    assert "Levels shown non-inferior to lossless within 2.0 points: 25, 5." in text
+    assert "**No significant loss** at the lowest level, 5: +0.0 points" in text
+    assert "no difference is claimed" in text
+
+
 def test_report_skips_missing_plots_and_says_so(tmp_path):
     make_run(tmp_path / "logs", 25, 0, [0.1 + 0.02 * i for i in range(12)], num_epoch=200)
     make_run(tmp_path / "logs", "lossless", 0, [0.1 + 0.02 * i for i in range(12)], num_epoch=200)
@@ -153,18 +207,21 @@ def test_report_skips_missing_plots_and_says_so(tmp_path):
     assert "_No plot of convergence vs level: no run converged._" in text
     assert "no run was tested at other levels" in text
     assert "Shortened run" not in text
-    assert "1 seed per level: the interval collapses to the point" in text
+    assert "**Not estimable**: no seed has predictions at every level" in text
+    assert "no predictions.npz (a run of older code)" in text
+    assert "_No run has predictions.npz (runs of older code)._" in text
     for link in _linked_images(report):
         assert (report.parent / link).exists()
 
 
-def test_report_cli_rejects_negative_eps(tmp_path):
+@pytest.mark.parametrize("margin", ["-1", "1.5", "x"])
+def test_report_cli_rejects_a_bad_margin(tmp_path, margin):
     make_run(tmp_path / "logs", 25, 0, [0.5] * 3)
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "report.py"), str(tmp_path / "logs"),
-                           "--out", str(tmp_path / "out"), "--eps", "-1"],
+                           "--out", str(tmp_path / "out"), "--margin", margin],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.startswith("error: eps")
-    assert not (tmp_path / "out").exists()
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "--margin" in done.stderr
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
 # --- experiments: only runs of the same settings are seeds of each other -----------------------
