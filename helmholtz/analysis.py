@@ -225,11 +225,11 @@ LEVEL_COLUMNS = GROUP + [
     "epochs_to_target", "reached", "convergence_difference", "convergence_low", "convergence_high",
     "convergence"]
 MODEL_COLUMNS = GROUP + [
-    "setting", "reference", "levels", "seeds", "examples", "chance", "margin", "estimable", "reason",
-    "q_star", "q_high", "q_low", "bits_kind", "bits_reference_payload", "bits_reference_total",
-    "noise_payload", "noise_payload_low", "noise_payload_high", "noise_total", "noise_total_low",
-    "noise_total_high", "lowest", "lowest_difference", "lowest_low", "lowest_high", "lowest_worse",
-    "target", "resolution", "note"]
+    "setting", "reference", "levels", "seeds", "examples", "chance", "above_chance", "margin",
+    "estimable", "reason", "q_star", "q_high", "q_low", "bits_kind", "bits_reference_payload",
+    "bits_reference_total", "noise_payload", "noise_payload_low", "noise_payload_high",
+    "noise_total", "noise_total_low", "noise_total_high", "lowest", "lowest_difference",
+    "lowest_low", "lowest_high", "lowest_worse", "target", "resolution", "note"]
 
 
 def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
@@ -262,7 +262,8 @@ def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
     ranged = [levels[i] for i in out["q_range"]] if q is not None else [None, None]
     noise = out["noise_bits"]
     model.update(
-        seeds=len(seeds), examples=len(labels), chance=out["chance"], estimable=out["estimable"],
+        seeds=len(seeds), examples=len(labels), chance=out["chance"],
+        above_chance=out["above_chance"], estimable=out["estimable"],
         reason=out["reason"], q_star=None if q is None else levels[q], q_high=ranged[0],
         q_low=ranged[1], bits_kind="payload" if payload_known else "total",
         bits_reference_payload=payload[ref], bits_reference_total=total[ref],

@@ -160,7 +160,8 @@ def cutoff(correct, bits=None, labels=None, margin=MARGIN, alpha=ALPHA, n_boot=N
       the plug-in cutoff over the replicates; noise_bits: {kind: (point, low,
       high)} or {} ; estimable, reason; resolution: the median distance from
       a difference to its lower bound (differences below it are not resolved);
-      chance; boot: the Bootstrap (its seed draws serve the convergence).
+      chance, above_chance (the reference's lower bound above chance + margin);
+      boot: the Bootstrap (its seed draws serve the convergence).
     """
     boot = boot or Bootstrap(correct, n_boot, seed)
     diffs = boot.differences()
@@ -181,10 +182,11 @@ def cutoff(correct, bits=None, labels=None, margin=MARGIN, alpha=ALPHA, n_boot=N
                q=q, q_range=_quantiles(q_boot, alpha), noise_bits={}, chance=chance,
                resolution=float(np.median(point[1:] - low[1:])) if n_levels > 1 else math.nan,
                estimable=True, reason="", boot=boot)
+    out["above_chance"] = bool(out["accuracy_low"][0] > chance + margin)
     reason = ""
     if n_levels < 2:
         reason = "one level only: nothing to compare with the reference"
-    elif out["accuracy_low"][0] <= chance + margin:
+    elif not out["above_chance"]:
         reason = (f"the reference is not clearly above chance: its accuracy's lower bound, "
                   f"{out['accuracy_low'][0]:.1%}, is not above chance ({chance:.1%}) + the margin "
                   f"({100 * margin:.1f} points)")

@@ -37,7 +37,7 @@ def _levels_text(levels):
 
 def no_loss(model, rows):
     """(a) No loss above q*, within the margin."""
-    if rows.empty or model.reason.startswith("the reference is not"):
+    if rows.empty or not model.above_chance:
         return f"**Not estimable**: {model.reason}."
     margin = f"{100 * model.margin:.1f} points"
     first, ref = rows.iloc[1], format_level(model.reference)
@@ -47,10 +47,11 @@ def no_loss(model, rows):
         return (f"**Not estimable**: {model.reason}. Levels shown non-inferior to {ref} within "
                 f"{margin}: {_levels_text(passed)}.")
     if model.q_star == model.reference:
-        return (f"**Not supported**: the first compressed level tested, {format_level(first.level)}, "
-                f"is not shown non-inferior to {ref} (difference {_points(first.difference)} points, "
-                f"90% interval {_interval(first.difference_low, first.difference_high)}; margin "
-                f"{margin}).")
+        return (f"**Not shown at any compressed level**: the first level tested, "
+                f"{format_level(first.level)}, is not shown non-inferior to {ref} (difference "
+                f"{_points(first.difference)} points, 90% interval "
+                f"{_interval(first.difference_low, first.difference_high)}; margin {margin}), so "
+                f"q\\* is the reference itself.")
     text = (f"**Supported down to q\\* = {format_level(model.q_star)}**: every level from "
             f"{format_level(first.level)} down to {format_level(model.q_star)} is non-inferior to "
             f"{ref} within {margin} (one-sided 95%, tested in order from high to low quality)")
@@ -67,7 +68,7 @@ def no_loss(model, rows):
 
 def loss_at_lowest(model, rows):
     """(b) A significant loss at the lowest level."""
-    if rows.empty or model.reason.startswith("the reference is not"):
+    if rows.empty or not model.above_chance:
         return f"**Not estimable**: {model.reason}."
     low = rows.iloc[-1]
     numbers = (f"{format_level(low.level)}: {_points(low.difference)} points against "

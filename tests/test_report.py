@@ -25,17 +25,20 @@ EXAMPLES = 200
 LABELS = (np.arange(EXAMPLES) % 10).astype(np.int16)
 
 
-def predictions(accuracy):
+def predictions(accuracy, rng=None):
     """Test predictions right on the first `accuracy` share of the examples: the same
-    examples in every run, so levels of equal accuracy do not differ at all."""
+    examples in every run, so levels of equal accuracy do not differ at all (with `rng`:
+    on a random share of them instead)."""
     right = np.arange(EXAMPLES) < round(accuracy * EXAMPLES)
+    if rng is not None:
+        right = rng.permutation(right)
     return np.where(right, LABELS, (LABELS + 1) % 10).astype(np.int16)
 
 
 def make_run(root, level, seed, val_acc, model="all-cnns", setting=0, complete=True,
              num_epoch=None, test_at=None, subset=None, predicted=None, **settings):
     """A run folder as the trainer writes it; `settings` change the experiment's config;
-    `predicted`: the test accuracy its predictions.npz has (see `predictions`)."""
+    `predicted`: its predictions.npz, or the test accuracy it has (see `predictions`)."""
     folder = root / "cifar" / model / f"quality_{level}" / f"seed_{seed}"
     folder.mkdir(parents=True)
     config = dict(domain="cifar", dataset="cifar10", model=model, setting=setting, params=701386,
@@ -51,8 +54,8 @@ def make_run(root, level, seed, val_acc, model="all-cnns", setting=0, complete=T
         result = dict(complete=True, test_accuracy=max(val_acc), test_accuracy_at=test_at or {})
         (folder / "result.json").write_text(json.dumps(result))
         if predicted is not None:
-            np.savez(folder / "predictions.npz", labels=LABELS,
-                     **{f"pred@{level}": predictions(predicted)})
+            pred = predictions(predicted) if np.isscalar(predicted) else predicted
+            np.savez(folder / "predictions.npz", labels=LABELS, **{f"pred@{level}": pred})
     return folder
 
 
@@ -197,6 +200,18 @@ def test_report_says_when_the_data_identify_no_cutoff(tmp_path):
     assert "Levels shown non-inferior to lossless within 2.0 points: 25, 5." in text
     assert "**No significant loss** at the lowest level, 5: +0.0 points" in text
     assert "no difference is claimed" in text
+
+
+def test_report_says_when_the_margin_is_within_the_noise(tmp_path):
+    # 200 test examples, each run right on a random 80%: differences are known to about
+    # 4 points, twice the margin
+    rng = np.random.default_rng(0)
+    for level in (5, "lossless"):
+        for seed in (0, 1, 2):
+            make_run(tmp_path / "logs", level, seed, [0.8] * 12, predicted=predictions(0.8, rng))
+    text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=300).read_text()
+    assert "**The margin is within the noise.**" in text
+    assert "a level truly equal to the reference usually fails the test" in text
 
 
 def test_report_skips_missing_plots_and_says_so(tmp_path):

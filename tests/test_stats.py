@@ -37,9 +37,9 @@ def acceptance_rate(difference, sims=100, **options):
 
 
 def test_a_level_truly_equal_to_the_reference_is_accepted_at_the_stated_rate():
-    # docs/method.md: about 0.84 at 3 seeds x 2,000 examples, seed SD 0.3 points; 100
-    # simulations have a standard error of 0.04.
-    assert acceptance_rate(0.0) >= 0.84 - 3 * 0.04
+    # docs/method.md: 0.82 at 3 seeds x 2,000 examples, seed SD 0.3 points (400 simulations);
+    # 100 simulations have a standard error of 0.04.
+    assert acceptance_rate(0.0) >= 0.82 - 3 * 0.04
 
 
 def test_a_level_worse_by_the_margin_is_accepted_at_most_at_alpha():
