@@ -25,7 +25,7 @@ from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, LOCK, RESU
 # Settings that may differ when a run is resumed or extended (or are derived).
 MUTABLE_SETTINGS = {"num_epoch", "test_levels", "force", "versions", "git_commit", "command",
                     "host", "started", "test_bits_per_sample_at", "bits_per_sample_at",
-                    "experiment"}
+                    "payload_bits_per_sample_at", "experiment"}
 RESTART_HINT = ("pass --restart_damaged to go back to the run's last exact state (or start it "
                 "again), or --force to start it again")
 
