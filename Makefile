@@ -1,6 +1,8 @@
 # make demo: set up, then the shortened paper grid on the offline data, then the report, all
 # under demo/ (untracked). `make demo DEMO_OUT=docs/results/demo` renews the committed report.
 # make test: set up, then the test suite.  make reproduce: the full paper grid on CIFAR-10.
+# make study: the reference study into docs/results/study (docs/study.md); it resumes when
+# run again. `make study STUDY_JOBS=2` runs two at once; STUDY_ARGS="--part image" one part.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -8,8 +10,10 @@ STAMP  := $(VENV)/.installed
 DEMO_LOGS ?= demo/runs
 DEMO_OUT ?= demo/report
 SEEDS ?= 0
+STUDY_JOBS ?= 1
+STUDY_ARGS ?=
 
-.PHONY: setup test demo reproduce bench paras
+.PHONY: setup test demo study reproduce bench paras
 
 setup: $(STAMP)
 
@@ -30,6 +34,9 @@ test: setup
 
 demo: setup
 	$(PY) scripts/demo.py --log_dir $(DEMO_LOGS) --out $(DEMO_OUT)
+
+study: setup
+	$(PY) scripts/study.py --part all --jobs $(STUDY_JOBS) $(STUDY_ARGS)
 
 reproduce: setup
 	bash cifar/train-all-cnns.sh --seeds $(SEEDS) --levels 1 5 10 15 20 25 50 75 100 lossless

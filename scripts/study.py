@@ -1,0 +1,363 @@
+"""The reference study: every run behind docs/results/study/report.md (`make study`).
+
+The study is a list of commands run in order: data steps, sweeps
+(scripts/sweep.py, each fanning out calls of a domain's train.py) and the
+report. It knows nothing of training itself. Its parts, alone or together:
+
+  image     all-cnns on Fashion-MNIST at JPEG quality 1 ... 100 and lossless
+  audio     the generated effects set; cnn_x3_mlp_0 at MP3 8 ... 128 kbps and
+            lossless; the logistic-regression baseline at each level
+  controls  the five other models of each domain at lossless and one low level
+  bf16      the first model of each domain at lossless and the lowest level in
+            mixed_bfloat16, to set beside the same runs in float32
+  all       the four, in this order
+
+Every run: the --fixed protocol (validation held out, the test set used
+once), float32 except in bf16, the same seeds at every level, and a test at
+every level of its domain (the train x test level grid, whose lossless row
+is the "train clean, test compressed" control). Runs go to
+docs/results/study/runs (bf16 ones to runs/bf16: a run folder does not name
+its precision), the report, regenerated from those records at the end of
+every invocation, to docs/results/study. Complete runs are skipped, so the
+same command resumes. docs/study.md gives the design and why these sizes.
+
+    python scripts/study.py --dry_run           # every run, which are complete, the time left
+    python scripts/study.py --part image audio --jobs 2
+"""
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import audio  # noqa: E402
+import cifar  # noqa: E402
+from helmholtz import REPO, sweep  # noqa: E402
+from helmholtz.cache import atomic_path  # noqa: E402
+from helmholtz.cli import Parser, folder_problem, positive_float, positive_int, seed_value  # noqa: E402
+from helmholtz.errors import UsageError, cli_main  # noqa: E402
+from helmholtz.runs import find_runs  # noqa: E402
+
+STUDY = REPO / "docs" / "results" / "study"
+PARTS = ("image", "audio", "controls", "bf16")
+
+# ---------------------------------------------------------------- the design (docs/study.md)
+SEEDS = (0, 1, 2)
+LEVELS = {"cifar": ("1", "5", "10", "15", "20", "25", "50", "75", "100", "lossless"),
+          "audio": ("8", "16", "32", "64", "96", "128", "lossless")}
+CONTROL_LEVELS = {"cifar": ("10", "lossless"), "audio": ("32", "lossless")}  # the other five models
+BF16_LEVELS = {"cifar": ("1", "lossless"), "audio": ("8", "lossless")}       # lowest and reference
+MODELS = {"cifar": cifar.MODELS, "audio": audio.MODELS}  # the paper's first model leads
+IMAGE_DATASET = "fashion-mnist"
+
+# ---------------------------------------------------------------- sizes: 4 hours on 2 CPU cores
+SIZES = dict(
+    image_subset=1500,         # training images, of the 54,000 that --fixed leaves to train on
+    image_epochs=10,           # the paper's accuracy is the mean of the 10 best epochs
+    image_batch_size=32,       # the paper's 128 takes 4x fewer SGD steps per image
+    image_learning_rate=0.01,  # the paper's; 0.03 at batch 32 fell to chance (measured)
+    image_test=1000,           # validation images, and test images at each level
+    audio_clips_per_class=100,  # generated dry notes, each through all 12 effects
+    audio_epochs=10,           # batch 50 and Adadelta as the paper; every clip of the split
+)
+# Speeds the estimate assumes: float32, one job with 2 threads (docs/study.md says where from).
+SPEED = dict(
+    images_per_s=250,      # all-cnns training at batch 32 (the other models cost 0.93-1.10x)
+    clips_per_s=80,        # cnn_x3_mlp_0 training at batch 50 (the others about the same)
+    eval_factor=3,         # a forward pass alone is about a third of a training step
+    bf16={"cifar": 1.7, "audio": 1.4},  # mixed_bfloat16 speed-up, docs/performance.md
+    run_overhead_s=10,     # start, data, model, checkpoints and the final tests of one run
+    encode_images_per_s=25_000,  # Fashion-MNIST through JPEG (both splits, one level)
+    generate_clips_per_s=100,    # audio/generate.py, one core
+    encode_clips_per_s=150,      # MP3 and mel features, two cores
+    baseline_s=15,         # audio/baseline.py at one level
+    report_s=120,
+)
+
+
+@dataclass(eq=False)
+class Step:
+    part: str
+    title: str
+    command: list
+    kind: str               # "data", "sweep" or "baseline"
+    seconds: float          # estimated: per run of a sweep, else for the whole step
+    output: Path = None     # a baseline's report, written when it succeeds; the step is done then
+
+
+def sweep_command(domain, models, levels, log_dir, args, train_args):
+    # The full grid narrowed by --models and --levels is exactly models x levels.
+    return [sys.executable, "scripts/sweep.py", domain, "--grid", "full", "--models", *models,
+            "--levels", *levels,
+            "--seeds", *map(str, args.seeds), "--log_dir", str(log_dir), "--jobs", str(args.jobs),
+            *(["--per_gpu", str(args.per_gpu)] if args.per_gpu else []), "--", *train_args]
+
+
+def audio_split(clips_per_class):
+    """(fit, validation, test) clips: per class int(0.8 n) train (audio/data.py), of which
+    --fixed holds 25% out for validation."""
+    train = len(audio.CLASSES) * int(0.8 * clips_per_class)
+    val = train // 4
+    return train - val, val, len(audio.CLASSES) * clips_per_class - train
+
+
+def run_seconds(domain, precision, args):
+    """Estimated wall time of one run: training, validation every epoch, the final
+    tests at every level, and the run's fixed costs."""
+    if domain == "cifar":
+        rate, epochs = args.images_per_s, args.image_epochs
+        fit, val, test = args.image_subset, min(args.image_test, 6_000), min(args.image_test, 10_000)
+    else:
+        rate, epochs = args.clips_per_s, args.audio_epochs
+        fit, val, test = audio_split(args.audio_clips_per_class)
+    examples = fit * epochs + (val * epochs + test * len(LEVELS[domain])) / SPEED["eval_factor"]
+    speedup = SPEED["bf16"][domain] if precision == "mixed_bfloat16" else 1
+    return examples / rate / speedup + SPEED["run_overhead_s"]
+
+
+def train_args(domain, precision, args):
+    """The flags every run of a domain gets, after the sweep's --."""
+    cache = ["--cache_dir", str(args.cache_dir), "--precision", precision, "--fixed"]
+    if domain == "cifar":
+        return ["--dataset", IMAGE_DATASET, "--subset", str(args.image_subset),
+                "--num_epoch", str(args.image_epochs), "--batch_size", str(args.image_batch_size),
+                "--learning_rate", str(args.image_learning_rate),
+                "--test_subset", str(args.image_test), *cache, "--test_quality", *LEVELS[domain]]
+    return ["--num_epoch", str(args.audio_epochs), *cache, "--test_bitrate", *LEVELS[domain]]
+
+
+def data_step(part, domain, args):
+    if domain == "cifar":
+        n = 70_000 * len(LEVELS[domain])
+        return Step(part, "Fashion-MNIST through JPEG at every level (cached)",
+                    [sys.executable, "cifar/data.py", "--dataset", IMAGE_DATASET, "--fixed",
+                     "--quality", *LEVELS[domain], "--cache_dir", str(args.cache_dir)],
+                    "data", n / SPEED["encode_images_per_s"])
+    clips = len(audio.CLASSES) * args.audio_clips_per_class
+    return Step(part, f"the generated effects set, {args.audio_clips_per_class} notes per class, "
+                      "through MP3 at every level (cached)",
+                [sys.executable, "audio/data.py", "--generate", "--clips_per_class",
+                 str(args.audio_clips_per_class), "--cache_dir", str(args.cache_dir),
+                 "--bitrate", *LEVELS[domain]],
+                "data", clips / SPEED["generate_clips_per_s"]
+                + clips * len(LEVELS[domain]) / SPEED["encode_clips_per_s"])
+
+
+def sweep_step(part, title, domain, models, levels, args, precision="float32", log_dir=None):
+    command = sweep_command(domain, models, levels, log_dir or args.log_dir, args,
+                            train_args(domain, precision, args))
+    return Step(part, title, command, "sweep", run_seconds(domain, precision, args))
+
+
+def part_steps(part, args):
+    """The steps of one part, in order."""
+    first = {domain: MODELS[domain][:1] for domain in MODELS}
+    others = {domain: MODELS[domain][1:] for domain in MODELS}
+    if part == "image":
+        return [data_step(part, "cifar", args),
+                sweep_step(part, "all-cnns on Fashion-MNIST at every JPEG level", "cifar",
+                           first["cifar"], LEVELS["cifar"], args)]
+    if part == "audio":
+        baselines = [Step(part, f"logistic-regression baseline at {level}",
+                          [sys.executable, "audio/baseline.py", "--bitrate", level,
+                           "--cache_dir", str(args.cache_dir)],
+                          "baseline", SPEED["baseline_s"],
+                          Path(args.out) / "baseline" / f"bitrate_{level}.txt")
+                     for level in LEVELS["audio"]]
+        return [data_step(part, "audio", args),
+                sweep_step(part, "cnn_x3_mlp_0 on the generated set at every MP3 level", "audio",
+                           first["audio"], LEVELS["audio"], args), *baselines]
+    if part == "controls":
+        return [data_step(part, "cifar", args), data_step(part, "audio", args),
+                *(sweep_step(part, f"the five other {domain} models at "
+                                   f"{' and '.join(CONTROL_LEVELS[domain])}",
+                             domain, others[domain], CONTROL_LEVELS[domain], args)
+                  for domain in MODELS)]
+    return [data_step(part, "cifar", args), data_step(part, "audio", args),
+            *(sweep_step(part, f"{first[domain][0]} in mixed_bfloat16 at "
+                               f"{' and '.join(BF16_LEVELS[domain])}",
+                         domain, first[domain], BF16_LEVELS[domain], args, "mixed_bfloat16",
+                         Path(args.log_dir) / "bf16")
+              for domain in MODELS)]
+
+
+# ---------------------------------------------------------------- what is left
+
+def sweep_runs(step):
+    """(runs to do, complete runs) of a sweep step, as the sweep itself plans and judges
+    them; its pass-through flags are parsed by train.py's parser, as the sweep does."""
+    args, passed = sweep.parse_args(step.command[2:])
+    runs = sweep.plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
+                      passed, args.python, args.trainer)
+    sweep.check_pass_through(args.domain, runs[0])
+    return sweep.split_complete(runs, passed)
+
+
+def assess(steps):
+    """{step: (estimated seconds left, runs to do, runs complete)}; a part's data steps
+    count only while some of its runs or baselines are still to do."""
+    status = {}
+    for step in steps:
+        if step.kind == "sweep":
+            todo, done = sweep_runs(step)
+            status[step] = (len(todo) * step.seconds, len(todo), len(done))
+        elif step.kind == "baseline":
+            status[step] = (0 if step.output.exists() else step.seconds, 0, 0)
+    pending = any(left for left, _, _ in status.values())
+    for step in steps:
+        if step.kind == "data":
+            status[step] = (step.seconds if pending else 0, 0, 0)
+    return status
+
+
+def hours(seconds):
+    h, minutes = divmod(round(seconds / 60), 60)
+    return f"{h} h {minutes:02d} min"
+
+
+def summary(plan):
+    """Lines with each part's runs, how many are complete and the estimated time left."""
+    lines, total_left, total_all = [], SPEED["report_s"], SPEED["report_s"]
+    prepared = set()  # a data step that several parts share runs once
+    for part, steps in plan.items():
+        steps = [s for s in steps if s.kind != "data" or tuple(s.command) not in prepared]
+        prepared.update(tuple(s.command) for s in steps if s.kind == "data")
+        status = assess(steps)
+        left = sum(v[0] for v in status.values())
+        todo, done = sum(v[1] for v in status.values()), sum(v[2] for v in status.values())
+        every = sum(s.seconds * (status[s][1] + status[s][2]) if s.kind == "sweep" else s.seconds
+                    for s in steps)
+        total_left, total_all = total_left + left, total_all + every
+        lines.append(f"  {part:<9}{todo + done:>4} runs, {done:>3} complete, "
+                     f"{hours(left)} left of {hours(every)}")
+    lines.append(f"  {'report':<36}{hours(SPEED['report_s'])}")
+    lines.append(f"estimated wall time left: {hours(total_left)} (the whole study: {hours(total_all)})")
+    return lines, total_left
+
+
+# ---------------------------------------------------------------- running
+
+def call(command, capture=False):
+    """Run a command from the repository root; SIGINT and SIGTERM reach it too (a sweep
+    passes them on to its runs and exits 130). Returns (exit status, captured stdout)."""
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE if capture else None,
+                             text=True)
+    forward = lambda signum, frame: child.send_signal(signum)  # noqa: E731
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        out, _ = child.communicate()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return child.returncode, out
+
+
+def run_step(step):
+    print(f"\n== {step.part}: {step.title}\n$ {shlex.join(step.command)}", flush=True)
+    t0 = time.time()
+    code, out = call(step.command, capture=step.output is not None)
+    if step.output is not None:
+        print(out, end="", flush=True)
+        if code == 0:
+            with atomic_path(step.output) as tmp:
+                tmp.write_text(out)
+    print(f"== {step.title}: {time.time() - t0:.0f} s" + (f", exit {code}" if code else ""),
+          flush=True)
+    return code
+
+
+def dry_run(plan):
+    for part, steps in plan.items():
+        for step in steps:
+            print(f"\n== {part}: {step.title}\n$ {shlex.join(step.command)}")
+            if step.kind == "sweep":
+                argv = step.command[2:]
+                cut = argv.index("--")
+                sweep.main([*argv[:cut], "--dry_run", *argv[cut:]])  # the sweep's own listing
+            elif step.kind == "baseline" and step.output.exists():
+                print(f"complete: {step.output}")
+    sys.stdout.flush()
+
+
+def run(plan, args):
+    failed, prepared = [], set()
+    for part, steps in plan.items():
+        status = assess(steps)
+        for step in steps:
+            if not status[step][0] or (step.kind == "data" and tuple(step.command) in prepared):
+                continue
+            code = run_step(step)
+            if code in (130, -signal.SIGINT, -signal.SIGTERM):
+                print("study stopped; run the same command again to resume", file=sys.stderr)
+                return 130
+            if code:
+                failed.append(f"{part}: {step.title} (exit {code})")
+                if step.kind == "data":  # the part's runs need its data
+                    break
+            elif step.kind == "data":
+                prepared.add(tuple(step.command))
+    if find_runs(args.log_dir):
+        report = [sys.executable, "scripts/report.py", str(args.log_dir), "--out", str(args.out)]
+        if run_step(Step("report", "the report, from the run records", report, "report", 0)):
+            failed.append("the report")
+    print(f"\nstudy finished; report: {Path(args.out) / 'report.md'}")
+    for line in failed:
+        print(f"FAILED {line}; the sweep's failures are listed above with their logs "
+              f"({Path(args.log_dir) / sweep.LOG_FOLDER})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv=None):
+    p = Parser(prog="study.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--part", nargs="+", choices=(*PARTS, "all"), default=["all"],
+                   help="parts to run, in the study's order (default all)")
+    p.add_argument("--dry_run", action="store_true",
+                   help="list every run, which are complete, and the estimated time; run nothing")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="runs at once without a GPU, the cores shared between them (default 1)")
+    p.add_argument("--per_gpu", type=positive_int, help="runs at once on each GPU (default 1)")
+    p.add_argument("--seeds", type=seed_value, nargs="+", default=list(SEEDS),
+                   help="seeds, the same at every level (default 0 1 2)")
+    p.add_argument("--log_dir", default=str(STUDY / "runs"), help="root of the run folders")
+    p.add_argument("--out", default=str(STUDY), help="report folder")
+    p.add_argument("--cache_dir", default=str(REPO / "data" / "study"),
+                   help="the study's data caches and its generated audio set")
+    sizes = p.add_argument_group("sizes (docs/study.md: 4 hours on 2 CPU cores)")
+    for name, value in SIZES.items():
+        kind = positive_float if isinstance(value, float) else positive_int
+        sizes.add_argument(f"--{name}", type=kind, default=value, help=f"default {value}")
+    speed = p.add_argument_group("speeds the time estimate assumes (float32, one job)")
+    for name in ("images_per_s", "clips_per_s"):
+        speed.add_argument(f"--{name}", type=positive_float, default=SPEED[name],
+                           help=f"training speed, default {SPEED[name]}")
+    args = p.parse_args(argv)
+    problem = folder_problem(args.out, writable=True)
+    if problem:
+        raise UsageError(f"--out {args.out}: {problem}; choose another folder")
+    args.log_dir, args.cache_dir = Path(args.log_dir).absolute(), Path(args.cache_dir).absolute()
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    parts = PARTS if "all" in args.part else [p for p in PARTS if p in args.part]
+    plan = {part: part_steps(part, args) for part in parts}
+    lines, _ = summary(plan)  # also checks every sweep's flags before anything runs
+    if args.dry_run:
+        dry_run(plan)
+        print("\nstudy:\n" + "\n".join(lines)
+              + f"\n(at {args.images_per_s:g} images/s and {args.clips_per_s:g} clips/s; "
+                "docs/study.md)")
+        return 0
+    print("study:\n" + "\n".join(lines), flush=True)
+    return run(plan, args)
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main(main))
