@@ -154,7 +154,8 @@ def test_a_finished_study_only_renews_the_report(study, folders, monkeypatch):
             step.output.parent.mkdir(parents=True, exist_ok=True)
             step.output.write_text("done\n")
     called = []
-    monkeypatch.setattr(study, "call", lambda command, capture=False: (called.append(command), (0, ""))[1])
+    monkeypatch.setattr(study, "call",
+                        lambda command, capture=False: (called.append(command), (0, ""))[1])
     assert study.main(folders) == 0
     assert [c[1:] for c in called] == [["scripts/report.py", str(args.log_dir), "--out", str(args.out)]]
 
@@ -171,7 +172,8 @@ def test_a_failed_data_step_skips_its_part_and_a_stop_ends_the_study(study, fold
     assert called == ["cifar/data.py", "scripts/sweep.py", "audio/data.py"]
 
     called.clear()
-    monkeypatch.setattr(study, "call", lambda command, capture=False: (called.append(command[1]), (130, ""))[1])
+    monkeypatch.setattr(study, "call",
+                        lambda command, capture=False: (called.append(command[1]), (130, ""))[1])
     assert study.main(folders) == 130
     assert called == ["cifar/data.py"]
 
@@ -205,3 +207,15 @@ def test_make_study_runs_every_part():
     shown = subprocess.run(["make", "-n", "study", "STUDY_JOBS=2"], cwd=REPO, capture_output=True,
                            text=True, timeout=30).stdout
     assert "scripts/study.py --part all --jobs 2" in shown
+
+
+def test_a_baseline_report_is_kept_only_when_it_succeeds(study, tmp_path):
+    ok = study.Step("audio", "baseline", [sys.executable, "-c", "print('accuracy 0.71')"],
+                    "baseline", 0, tmp_path / "baseline" / "bitrate_8.txt")
+    assert study.run_step(ok) == 0
+    assert ok.output.read_text() == "accuracy 0.71\n"
+    bad = study.Step("audio", "baseline",
+                     [sys.executable, "-c", "import sys; print('half'); sys.exit(3)"],
+                     "baseline", 0, tmp_path / "baseline" / "bitrate_16.txt")
+    assert study.run_step(bad) == 3
+    assert sorted(p.name for p in (tmp_path / "baseline").iterdir()) == ["bitrate_8.txt"]
