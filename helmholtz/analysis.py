@@ -254,7 +254,7 @@ def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
     bits = {"total": [total[lv] for lv in levels]}
     if payload_known:
         bits["payload"] = [payload[lv] for lv in levels]
-    out = stats.cutoff(correct, bits, labels, margin, alpha, n_boot, seed)
+    out = stats.cutoff(correct, labels, bits, margin, alpha, n_boot, seed)
     epochs, done, target = _epochs_to_target(model_runs, levels, seeds)
     conv = stats.convergence(epochs, done, out["boot"].weights, alpha)
 

@@ -146,13 +146,12 @@ def _quantiles(values, alpha):
     return tuple(np.quantile(values, [alpha, 1 - alpha], method="inverted_cdf"))
 
 
-def cutoff(correct, bits=None, labels=None, margin=MARGIN, alpha=ALPHA, n_boot=N_BOOT, seed=0,
-           boot=None):
+def cutoff(correct, labels, bits=None, margin=MARGIN, alpha=ALPHA, n_boot=N_BOOT, seed=0):
     """The fixed-sequence non-inferiority tests of one model and its cutoff q*.
 
     correct: L x S x N (level 0 the reference, then high to low quality);
-    bits: {kind: (L,) bits per sample} (e.g. payload and total); labels: the
-    test labels (for chance). Returns a dict:
+    labels: the test labels (for chance); bits: {kind: (L,) bits per sample}
+    (e.g. payload and total). Returns a dict:
       accuracy, accuracy_low, accuracy_high, difference, difference_low,
       difference_high (L,): point and 1 - 2 alpha interval; decisions (L,);
       worse (L,): the level is significantly worse than the reference;
@@ -163,7 +162,7 @@ def cutoff(correct, bits=None, labels=None, margin=MARGIN, alpha=ALPHA, n_boot=N
       chance, above_chance (the reference's lower bound above chance + margin);
       boot: the Bootstrap (its seed draws serve the convergence).
     """
-    boot = boot or Bootstrap(correct, n_boot, seed)
+    boot = Bootstrap(correct, n_boot, seed)
     diffs = boot.differences()
     per_seed_diff = boot.per_seed - boot.per_seed[[0]]
     n_levels = len(boot.accuracy)
@@ -175,7 +174,7 @@ def cutoff(correct, bits=None, labels=None, margin=MARGIN, alpha=ALPHA, n_boot=N
     low, high = np.array([c[0] for c in diff_ci]), np.array([c[1] for c in diff_ci])
     q, decisions = fixed_sequence(low, margin)
     q_boot = plug_in_cutoffs(diffs, margin)
-    chance = chance_level(labels) if labels is not None else math.nan
+    chance = chance_level(labels)
     out = dict(accuracy=boot.accuracy, accuracy_low=np.array([c[0] for c in acc_ci]),
                accuracy_high=np.array([c[1] for c in acc_ci]), difference=point,
                difference_low=low, difference_high=high, decisions=decisions, worse=high < 0,

@@ -31,7 +31,7 @@ def acceptance_rate(difference, sims=100, **options):
     accepted = 0
     for k in range(sims):
         correct = simulate(rng, [0.85, 0.85 + difference], **options)
-        out = stats.cutoff(correct, labels=LABELS, n_boot=400, seed=k)
+        out = stats.cutoff(correct, LABELS, n_boot=400, seed=k)
         accepted += out["decisions"][1] == stats.NON_INFERIOR
     return accepted / sims
 
@@ -59,7 +59,7 @@ def test_a_sweep_that_drops_below_a_level_gives_that_level_as_the_cutoff():
     correct = simulate(rng, [0.85, 0.85, 0.85, 0.85, 0.81, 0.65], examples=5000)
     bits = {"payload": [20_000, 9_000, 5_000, 3_000, 2_000, 1_000],
             "total": [24_000, 12_000, 8_000, 6_000, 5_000, 4_000]}
-    out = stats.cutoff(correct, bits, np.arange(5000) % 10, n_boot=1000)
+    out = stats.cutoff(correct, np.arange(5000) % 10, bits, n_boot=1000)
     assert out["estimable"] and out["reason"] == ""
     assert out["decisions"] == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
                                 stats.NON_INFERIOR, stats.NOT_SHOWN, stats.NOT_TESTED]
@@ -87,7 +87,7 @@ def test_fixed_sequence_stops_at_the_first_failure():
 def test_a_reference_at_chance_is_not_estimable():
     rng = np.random.default_rng(2)
     correct = simulate(rng, [0.11, 0.10, 0.02])  # ten balanced classes: chance 0.10
-    out = stats.cutoff(correct, {"total": [3, 2, 1]}, LABELS, n_boot=300)
+    out = stats.cutoff(correct, LABELS, {"total": [3, 2, 1]}, n_boot=300)
     assert not out["estimable"] and out["q"] is None and out["noise_bits"] == {}
     assert "not clearly above chance" in out["reason"] and "10.0%" in out["reason"]
 
@@ -95,7 +95,7 @@ def test_a_reference_at_chance_is_not_estimable():
 def test_a_lowest_level_no_worse_than_the_reference_is_not_estimable():
     rng = np.random.default_rng(3)
     correct = simulate(rng, [0.85, 0.85, 0.85])
-    out = stats.cutoff(correct, {"total": [3, 2, 1]}, LABELS, n_boot=300)
+    out = stats.cutoff(correct, LABELS, {"total": [3, 2, 1]}, n_boot=300)
     assert not out["estimable"] and out["q"] is None
     assert "lowest level is not significantly worse" in out["reason"]
     assert out["decisions"][1:] == [stats.NON_INFERIOR] * 2  # the tests themselves still stand
@@ -105,7 +105,7 @@ def test_the_bootstrap_is_paired_and_seeded():
     rng = np.random.default_rng(4)
     same = simulate(rng, [0.8])
     correct = np.concatenate([same, same])  # a level identical to the reference, run by run
-    out = stats.cutoff(correct, labels=LABELS, n_boot=300)
+    out = stats.cutoff(correct, LABELS, n_boot=300)
     assert out["difference_low"][1] == out["difference_high"][1] == 0
     again = stats.Bootstrap(correct, 300, seed=0).replicates
     assert np.array_equal(out["boot"].replicates, again)
