@@ -328,3 +328,13 @@ def test_float32_runs_without_tf32():
         assert tf.config.experimental.tensor_float_32_execution_enabled()
     finally:
         set_precision("float32")
+
+
+def test_both_trainers_default_to_float32_as_the_original():
+    """bf16 would round the inputs (mel values to a quarter dB and coarser) and erase
+    part of what the codec changed; it is an explicit option only."""
+    from audio import train as audio_train
+    from cifar import train as cifar_train
+    assert cifar_train.parse_args([]).precision == "float32"
+    assert audio_train.parse_args([]).precision == "float32"
+    assert cifar_train.parse_args(["--precision", "mixed_bfloat16"]).precision == "mixed_bfloat16"
