@@ -356,9 +356,17 @@ def test_a_sweep_stopped_with_sigterm_in_the_background_stops_its_runs_within_se
     assert "run the same command again" in (tmp_path / "out.txt").read_text()
 
 
+def _as_in_the_foreground():
+    # A shell starts background jobs with SIGINT ignored, and the sweep keeps it
+    # so (a background sweep is not Ctrl-C's to stop); this test may itself run
+    # in such a job, so its sweep gets SIGINT's default, as in a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_sweep_interrupted_in_the_foreground_passes_sigint_on(tmp_path):
     proc = subprocess.Popen([sys.executable, str(SWEEP), *SLOW[:1], "--log_dir", str(tmp_path), *SLOW[1:]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_in_the_foreground)
     runs = started_pids(tmp_path, 2)
     t0 = time.time()
     proc.send_signal(signal.SIGINT)
