@@ -15,14 +15,19 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are unsigned 32-bit
 
 
-def positive_int(text):
+def _whole(text, low, high, expected):
+    """int(text) if it lies in low..high, else argparse's error naming `expected`."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text):
+    return _whole(text, 1, math.inf, "a positive whole number")
 
 
 def _finite(text):
@@ -50,13 +55,7 @@ def non_negative_float(text):
 
 
 def seed_value(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a whole number 0..{MAX_SEED}, got {text!r}")
-    return value
+    return _whole(text, 0, MAX_SEED, f"a whole number 0..{MAX_SEED}")
 
 
 # Flags naming folders, checked once parsed: whether the command writes in them.
