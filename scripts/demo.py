@@ -11,8 +11,7 @@ about a quarter of an hour on two CPU cores; the report says so. Stopped
 halfway, the same command finishes only what is missing.
 
 Everything goes under demo/ (not tracked): the runs to demo/runs, apart from
-the logs/ folder that users collect, and the report to demo/report. The
-committed report is regenerated only on purpose, with --out docs/results/demo.
+the logs/ folder that users collect, and the report to demo/report.
 """
 import subprocess
 import sys
@@ -31,7 +30,7 @@ def parse_args(argv=None):
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--log_dir", default=str(DEMO_ROOT / "runs"), help="root of the demo's run folders")
     p.add_argument("--out", default=str(DEMO_ROOT / "report"),
-                   help="report folder (docs/results/demo to renew the committed one)")
+                   help="report folder (default demo/report)")
     p.add_argument("--seeds", nargs="+", default=["0"])
     p.add_argument("--jobs", default="2", help="runs at once (each gets a share of the cores)")
     p.add_argument("--cifar_subset", default="3000")
