@@ -55,6 +55,11 @@ def transform(x, seeds, training):
     return tf.cast(x, tf.float32)  # float16 dB mel spectrograms, fed as they are
 
 
+def make_optimizer():  # Keras 2's Adadelta defaults; Keras 3's learning rate is 0.001
+    from helmholtz.backend import keras
+    return keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-7)
+
+
 def hold_out(classes, labels, files, val, batch_size, seed, fixed):
     """(training, validation) indices into the train split.
 
@@ -155,7 +160,6 @@ def main(argv=None):
         return
     data, classes, bits, extra_bits = load_data(args)  # before TensorFlow: caches fork workers
 
-    from helmholtz.backend import keras
     from audio.models import build_model
     from helmholtz.training import train_run
 
@@ -172,9 +176,6 @@ def main(argv=None):
         "bits_per_sample": bits["total"], "payload_bits_per_sample": bits["payload"],
         "bits_per_sample_at": extra_bits["total"], "payload_bits_per_sample_at": extra_bits["payload"],
     }
-
-    def make_optimizer():  # Keras 2's Adadelta defaults; Keras 3's learning rate is 0.001
-        return keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-7)
 
     train_run(run, config, build, make_optimizer, data, transform)
 

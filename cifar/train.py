@@ -99,6 +99,14 @@ def make_transform(channels):
     return transform
 
 
+def make_optimizer(learning_rate, decay_rate):
+    """SGD with Nesterov momentum and Keras 2's time decay per batch."""
+    from helmholtz.backend import keras
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        learning_rate, decay_steps=1, decay_rate=decay_rate)
+    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
+
+
 def load_data(args):
     """Arrays for the run: images encoded and kept transposed as the original's
     (quirk 1), or upright with --fixed; and the mean bits per image of the
@@ -161,7 +169,6 @@ def main(argv=None):
         return
     data, bits, extra_bits = load_data(args)  # before TensorFlow starts: caches fork workers
 
-    from helmholtz.backend import keras
     from cifar.models import build_model
     from helmholtz.training import train_run
 
@@ -175,12 +182,8 @@ def main(argv=None):
         "bits_per_sample_at": extra_bits["total"], "payload_bits_per_sample_at": extra_bits["payload"],
     }
 
-    def make_optimizer():
-        schedule = keras.optimizers.schedules.InverseTimeDecay(
-            args.learning_rate, decay_steps=1, decay_rate=args.decay_rate)
-        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True)
-
-    train_run(run, config, lambda: build_model(name, args.fixed), make_optimizer, data,
+    train_run(run, config, lambda: build_model(name, args.fixed),
+              lambda: make_optimizer(args.learning_rate, args.decay_rate), data,
               make_transform(channels))
 
 
