@@ -17,7 +17,10 @@ STUDY_ARGS ?=
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-extra.txt requirements-nodeps.txt
+# The pinned requirements, then this project itself, editable (pyproject.toml): its
+# packages import from any folder and its commands (cifar-train, helmholtz-sweep, ...)
+# are in $(VENV)/bin.
+$(STAMP): pyproject.toml requirements.txt requirements-ray.txt requirements-test.txt requirements-nodeps.txt
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  for p in dataset-fashion-mnist fluid-soundfont-gm lame; do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -25,8 +28,9 @@ $(STAMP): requirements.txt requirements-extra.txt requirements-nodeps.txt
 	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -r requirements-extra.txt
+	$(PY) -m pip install -q -r requirements.txt -r requirements-ray.txt -r requirements-test.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 test: setup

@@ -14,11 +14,6 @@ the train split; it is scored once on the test split. On the generated set
     python audio/baseline.py --bitrate 32            # accuracy and confusion matrix
     python audio/baseline.py --bitrate lossless --data ~/IDMT-SMT-AUDIO-EFFECTS
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 
 from audio import data as audio_data

@@ -43,17 +43,14 @@ settings; a cache whose record differs is rebuilt.
     python audio/data.py --bitrate 16 32 lossless           # prepare caches ahead
     python audio/data.py --data ~/IDMT-SMT-AUDIO-EFFECTS --bitrate 32
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import functools
 import hashlib
 import math
 import re
+import sys
 import time
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import soundfile

@@ -13,11 +13,6 @@ axis instead (32 channels: 128 parameters), with today's Keras layer.
 
     python audio/models.py   # prints the counts, writes audio_paras/model_<params>_<name>.txt
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from audio import MODELS
 from helmholtz import REPO
 from helmholtz.backend import keras, tf

@@ -28,10 +28,7 @@ record differs is rebuilt. The decoded source is cached too
 (`source_<split>.h5`, upright) so that each level does not re-read the
 archive.
 """
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

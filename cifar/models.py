@@ -7,11 +7,7 @@ dense heads apply ReLU to the 10 logits before softmax, as the original did
 (quirk 2); `fixed=True` leaves the logits linear. Every model ends with a
 float32 softmax so mixed precision keeps a float32 output.
 """
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 from cifar import MODELS, NUM_CLASSES
 from helmholtz.backend import keras

@@ -1,0 +1,118 @@
+"""The installed commands (pyproject.toml [project.scripts]) and the mains of
+scripts/collect.py and scripts/report.py.
+
+helmholtz-sweep, -collect and -report run the mains of the core;
+helmholtz-demo, -study and -bench run their scripts/ file as
+`python scripts/<name>.py` does. Bad input ends each with one line and exit
+status 2 (helmholtz.errors.cli_main).
+"""
+import runpy
+import sys
+from pathlib import Path
+
+from helmholtz import REPO
+from helmholtz.errors import UsageError, cli_main
+
+COLLECT_DOC = """Collect every run folder below a log folder into results.csv and print a summary.
+
+    python scripts/collect.py logs/ [--out results.csv] [--margin 0.02]
+
+One row per run, with its experiment key (runs are seeds of each other only
+within one experiment) and the metrics recomputed from history.csv, so
+unfinished runs have them too. The printed summary averages complete runs
+over seeds, one table per experiment, with the paired tests of each model on
+the runs' test predictions (the cutoff q* within --margin, noise bits, the
+lowest level's difference; docs/method.md), and lists the runs not averaged
+in; a seed run twice in one experiment, or a run with non-finite numbers,
+gets a warning line on stderr.
+"""
+
+REPORT_DOC = """Write the results report of a log folder: report.md, results.csv, tests.csv and PNG plots.
+
+    python scripts/report.py logs/ --out docs/results/<name> [--margin 0.02] [--metric paper]
+
+The report states what was run (so a shortened demo says so) and the
+collection's warnings, then per experiment (runs of other settings are never
+averaged together) the paper's claims and their verdicts on this data, tested
+on the runs' per-example predictions (non-inferiority within --margin, from
+high to low quality; the cutoff q*; the loss at the lowest level;
+convergence; noise bits), the tests by level, the summary over seeds, the
+rate-accuracy tables and curves, confusion matrices and the train x test
+level grid; last the runs not averaged in. docs/method.md states the method.
+"""
+
+
+# Imports inside the mains: each command loads only the libraries it needs.
+
+def collect_main(argv=None):
+    from helmholtz import analysis, verdicts
+    from helmholtz.cli import Parser
+    from helmholtz.report import add_test_flags
+    from helmholtz.results import collect, summary_text, write_results
+
+    parser = Parser(description=COLLECT_DOC.split("\n\n")[0])
+    parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
+    parser.add_argument("--out", help="where to write the table (default <root>/results.csv)")
+    add_test_flags(parser)
+    args = parser.parse_args(argv)
+    analysis.check_options(args.margin)
+    out = Path(args.out or Path(args.root) / "results.csv")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'results.csv'}")
+    results, problems, warnings = collect(args.root)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    write_results(results, out)
+    models, _ = analysis.tests_table(results, args.margin, n_boot=args.n_boot)
+    print(summary_text(results, problems, warnings, args.root, verdicts.tests_summary(models)))
+    print(f"wrote {out}")
+
+
+def report_main(argv=None):
+    from helmholtz.cli import Parser
+    from helmholtz.report import add_test_flags, write_report
+
+    parser = Parser(description=REPORT_DOC.split("\n\n")[0])
+    parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
+    parser.add_argument("--out", required=True, help="report folder, e.g. docs/results/full")
+    parser.add_argument("--metric", choices=("paper", "best10", "test"), default="paper",
+                        help="accuracy of the summary, curves and plots: paper (the original's "
+                             "mean of the 10 best val epochs, default), best10 (the same, but a "
+                             "run under 10 epochs averages all its epochs) or test (best "
+                             "checkpoint on the test set); the claims are always tested on the "
+                             "best checkpoint's test predictions")
+    add_test_flags(parser)
+    args = parser.parse_args(argv)
+    report = write_report(args.root, args.out, margin=args.margin, metric=f"{args.metric}_accuracy",
+                          n_boot=args.n_boot)
+    print(f"wrote {report}")
+
+
+def sweep():
+    from helmholtz.sweep import main
+    return cli_main(main)
+
+
+def collect():
+    return cli_main(collect_main)
+
+
+def report():
+    return cli_main(report_main)
+
+
+def _script(name):
+    """scripts/<name>.py run as `python scripts/<name>.py` runs it (it exits through cli_main)."""
+    runpy.run_path(str(REPO / "scripts" / f"{name}.py"), run_name="__main__")
+
+
+def demo():
+    _script("demo")
+
+
+def study():
+    _script("study")
+
+
+def bench():
+    _script("bench")
