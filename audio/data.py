@@ -1,23 +1,7 @@
 """Audio data step: source clips -> MP3 at a bitrate -> mel spectrograms, cached.
 
-Sources (`--data PATH`; without it, the built-in generated set):
-
-- A folder of class folders, `<root>/<class>/*.wav`, the layout the original
-  code read. Each class folder needs at least one .wav; other files are ignored.
-- The official IDMT-SMT-Audio-Effects layout (v1), recognised when a child of
-  the root has a `Samples/` folder:
-      <root>/Gitarre monophon/Samples/<Effect>/*.wav
-      <root>/Gitarre polyphon/Samples/<Effect>/*.wav
-      <root>/Bass monophon/Samples/<Effect>/*.wav
-  The class is the effect folder's name (NoFX, Chorus, Distortion, EQ,
-  FeedbackDelay, Flanger, Overdrive, Phaser, Reverb, SlapbackDelay, Tremolo,
-  Vibrato; matched ignoring case, spaces, '-' and '_'), pooled over the three
-  instrument folders. File names such as `G61-40100-1111-20593.wav` also code
-  the note (instrument and playing, MIDI pitch 40 on string 1 at fret 00), the
-  effect and its setting, and the take; the folder is what we go by for the
-  class, the name's first two fields for the note (see split_items).
-- The generated set (`python audio/data.py --generate`), a folder of class
-  folders at <cache_dir>/audio/generated (see audio/generate.py).
+Sources and the train/test split are in audio/sources.py (class folders, the
+IDMT-SMT-Audio-Effects archive, the generated set).
 
 Every clip is read as mono 44.1 kHz (other rates are resampled, channels
 averaged), passed through the codec (audio/codec.py: LAME CBR MP3 and back,
@@ -28,25 +12,20 @@ the original's features, bit for bit what its librosa 0.6 computed:
 centred frames padded by reflection, Slaney filters), so 20*log10 of power
 floored 80 dB below the clip's peak; float16, 96 x 173 x 1 for 2 s.
 
-The 80/20 train/test split keeps every version of a dry note in one split
-where the file names say which note a clip was made from (the generated set,
-IDMT), and otherwise goes by single files; per class int(0.8 * n) clips go to
-train as in the original, where the notes allow. It is made from the paths
-and the seed alone, before any codec, so it is the same at every bitrate (the
-original's was unseeded and per file). One HDF5 cache per (source, level,
-split) holds `data`, `label`, the clip sizes `bytes` (total), `payload` and
-`pcm_bytes` (audio/codec.py defines them), `files` and `classes`, and a record
-of the source checksum (file list, sizes, mtimes), library versions and
-settings; a cache whose record differs is rebuilt.
+The split (audio/sources.py) is made from the paths and the seed alone, the
+same at every bitrate. One HDF5 cache per (source, level, split) holds `data`,
+`label`, the clip sizes `bytes` (total), `payload` and `pcm_bytes`
+(audio/codec.py defines them), `files` and `classes`, and a record of the
+source checksum (file list, sizes, mtimes), library versions and settings; a
+cache whose record differs is rebuilt.
 
     python audio/data.py --generate                        # built-in set, 150 clips per class
     python audio/data.py --bitrate 16 32 lossless           # prepare caches ahead
     python audio/data.py --data ~/IDMT-SMT-AUDIO-EFFECTS --bitrate 32
+    python audio/data.py --download --bitrate 32           # the real IDMT set from Zenodo
 """
 import functools
 import hashlib
-import math
-import re
 import sys
 import time
 from importlib.metadata import version
@@ -55,28 +34,22 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from audio import BITRATES, CLASSES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RATE
-from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, \
-    resample, roundtrip
+from audio import BITRATES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RATE
+from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, roundtrip
+# The sources' names that the trainer, bench and tests reach through audio.data.
+from audio.sources import (DEFAULT_SEED, TRAIN_FRACTION, clip_length,  # noqa: F401
+                           download_idmt, generated_root, note_key, read_clip, resolve_source, scan,
+                           source_checksum, split_items)
 from helmholtz.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
 from helmholtz.cli import Parser, seed_value
 from helmholtz.errors import UsageError, cli_main
 
 SPLITS = ("train", "test")
-TRAIN_FRACTION = 0.8  # per class, the original's int(n * 0.8)
-DEFAULT_SEED = 2337
 # What the original's librosa 0.6 computed (see mel_features).
 FEATURES = dict(sample_rate=SAMPLE_RATE, n_mels=96, n_fft=2048, hop_length=512, window="hann",
                 center=True, pad_mode="reflect", mel_filters="slaney", spectrum_power=2.0,
                 to_db="amplitude_to_db", ref=1.0, amin=1e-5, top_db=80.0, dtype="float16")
 FORMAT = 3  # bump when the cache contents change for the same record
-IDMT_NAME = "idmt"
-# File names that say which dry note a clip was made from: (pattern, whether the
-# key also needs the instrument folder, the path's first part)
-NOTE_NAMES = (
-    (re.compile(r"note(\d+)-[^/]+\.wav"), False),                      # generated: note00012-Chorus-2.wav
-    (re.compile(r"([A-Z]\d\d-\d{5})-\d{4}-\d+\.wav", re.IGNORECASE), True),  # IDMT
-)
 
 
 # ---------------------------------------------------------------- levels
@@ -91,135 +64,6 @@ def parse_level(text):
         raise UsageError(f"bitrate {text!r} is not a number; give kbps "
                          f"({', '.join(map(str, BITRATES))}) or {LOSSLESS}") from None
     return check_bitrate(kbps)
-
-
-# ---------------------------------------------------------------- sources
-
-def generated_root(cache_dir=None):
-    return default_cache_dir(cache_dir) / "audio" / "generated"
-
-
-def resolve_source(data_path=None, cache_dir=None):
-    """(dataset name, root folder): the generated set, a class-folder root, or IDMT."""
-    if data_path is None:
-        root = generated_root(cache_dir)
-        if not root.is_dir():
-            raise UsageError(f"the built-in audio set is not generated yet (looked in {root}); "
-                             "run `python audio/data.py --generate`, or pass --data PATH")
-        return DEFAULT_DATASET, root
-    root = Path(data_path).expanduser()
-    if not root.is_dir():
-        raise UsageError(f"data folder {root} not found; pass --data with a folder of class "
-                         "folders (<class>/*.wav) or the IDMT-SMT-Audio-Effects folder")
-    root = root.resolve()
-    return (IDMT_NAME if _idmt_instruments(root) else root.name), root
-
-
-def _subdirs(folder):
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _wavs(folder):
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
-
-
-def _idmt_instruments(root):
-    return [d for d in _subdirs(root) if (d / "Samples").is_dir()]
-
-
-def _canonical_class(folder_name):
-    key = folder_name.lower().replace(" ", "").replace("-", "").replace("_", "")
-    return {c.lower(): c for c in CLASSES}.get(key, folder_name)
-
-
-def scan(root):
-    """(class names, [(path relative to root, label)]) of a source root."""
-    instruments = _idmt_instruments(root)
-    if instruments:  # IDMT: <instrument>/Samples/<Effect>/*.wav, pooled over instruments
-        folders = [(_canonical_class(d.name), d) for i in instruments for d in _subdirs(i / "Samples")]
-    else:
-        folders = [(d.name, d) for d in _subdirs(root)]
-    by_class = {}
-    for name, folder in folders:
-        wavs = _wavs(folder)
-        if not wavs:
-            raise UsageError(f"class folder {folder} has no .wav files; "
-                             "add clips to it or remove it")
-        by_class.setdefault(name, []).extend(wavs)
-    if len(by_class) < 2:
-        raise UsageError(f"{root} holds {len(by_class)} class folder(s) with .wav files; "
-                         "a classifier needs at least two (<root>/<class>/*.wav, or the IDMT "
-                         "layout <root>/<instrument>/Samples/<Effect>/*.wav)")
-    # Known effect names in the study's order (so labels agree across sources), others after.
-    classes = [c for c in CLASSES if c in by_class] + sorted(set(by_class) - set(CLASSES))
-    items = [(p.relative_to(root).as_posix(), label)
-             for label, name in enumerate(classes) for p in by_class[name]]
-    for rel, _ in items:  # names are recorded in the caches as UTF-8 text
-        try:
-            rel.encode()
-        except UnicodeEncodeError:
-            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            raise UsageError(f"{root}/{shown}: the file name is not UTF-8; rename it") from None
-    return classes, items
-
-
-def source_checksum(root, items):
-    """Hash of the file list with classes, sizes and modification times."""
-    h = hashlib.sha256()
-    for rel, label in items:
-        st = (root / rel).stat()
-        h.update(f"{rel}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def note_key(rel):
-    """Which dry note the clip at `rel` was made from, if its file name says; else None.
-
-    Generated set: `<Class>/note<j>-...wav` -> 'note<j>'. IDMT: the name's first
-    two fields, instrument and playing (G61) and pitch, string and fret (40100),
-    within the instrument folder: `Gitarre monophon/Samples/Chorus/G61-40100-
-    3311-20593.wav` -> 'Gitarre monophon/G61-40100'. Every effect version of a
-    note shares the key; two takes of one note would share it too.
-    """
-    name = rel.rsplit("/", 1)[-1]
-    for pattern, per_folder in NOTE_NAMES:
-        found = pattern.fullmatch(name)
-        if found:
-            return f"{rel.split('/', 1)[0]}/{found[1]}" if per_folder else f"note{int(found[1])}"
-    return None
-
-
-def split_items(items, seed=DEFAULT_SEED):
-    """{'train': [...], 'test': [...]}, every clip of a note (`note_key`) in one split.
-
-    Notes, and files that name none, are ranked by a seeded hash of their key
-    (the file's path when it names no note; the original shuffled unseeded);
-    in that order each goes to test while no class of it would pass its
-    test count n - int(0.8 * n), so per class int(0.8 * n) files train as in
-    the original where whole notes allow (always when every note has one clip
-    per class, as in the generated set), never fewer. Without note names this
-    is the per-file rule: per class the first n - int(0.8 * n) files in hash
-    order are the test files. Depends on file identity only.
-    """
-    groups = {}
-    for rel, label in items:
-        groups.setdefault(note_key(rel) or rel, []).append((rel, label))
-    rank = lambda key: hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()  # noqa: E731
-    counts = {}
-    for _, label in items:
-        counts[label] = counts.get(label, 0) + 1
-    room = {label: n - int(n * TRAIN_FRACTION) for label, n in counts.items()}
-    out = {"train": [], "test": []}
-    for key in sorted(groups, key=rank):
-        needs = {}
-        for _, label in groups[key]:
-            needs[label] = needs.get(label, 0) + 1
-        fits = all(room[label] >= n for label, n in needs.items())
-        if fits:
-            for label, n in needs.items():
-                room[label] -= n
-        out["test" if fits else "train"] += groups[key]
-    return {split: sorted(members, key=lambda it: (it[1], it[0])) for split, members in out.items()}
 
 
 # ---------------------------------------------------------------- features
@@ -249,26 +93,6 @@ def mel_features(samples):
     mel_db = librosa.amplitude_to_db(_mel_basis() @ power, ref=1.0, amin=FEATURES["amin"],
                                      top_db=FEATURES["top_db"])
     return mel_db.astype(np.float16)[..., None]
-
-
-def read_clip(path):
-    """Mono float32 at 44.1 kHz; raises ValueError naming the file if it cannot be read."""
-    try:
-        samples, sr = soundfile.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, OSError) as e:  # libsndfile errors are RuntimeErrors
-        raise ValueError(f"cannot read {path} ({str(e).strip()})") from None
-    if len(samples) == 0:
-        raise ValueError(f"cannot read {path} (no samples)")
-    return resample(samples.mean(axis=1), sr, SAMPLE_RATE)
-
-
-def clip_length(path):
-    """Length in samples at 44.1 kHz, from the header; ValueError if unreadable."""
-    try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, OSError) as e:
-        raise ValueError(f"cannot read {path} ({str(e).strip()})") from None
-    return math.ceil(info.frames * SAMPLE_RATE / info.samplerate)
 
 
 @functools.lru_cache(maxsize=None)
@@ -452,7 +276,19 @@ def main(argv=None):
                         help="render the built-in IDMT-like set into <cache_dir>/audio/generated")
     parser.add_argument("--clips_per_class", type=int, default=150,
                         help="with --generate: dry notes, each through every effect [default: 150]")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch IDMT-SMT-Audio-Effects from Zenodo (MD5 checked) and unpack it "
+                             "into <cache_dir>/audio/IDMT-SMT-AUDIO-EFFECTS")
     args = parser.parse_args(argv)
+    if args.generate and args.download:
+        raise UsageError("--generate and --download each make a source; give one of them")
+    if args.download:
+        if args.data is not None:
+            raise UsageError("--download writes the IDMT folder itself; drop --data (or drop --download)")
+        args.data = download_idmt(args.cache_dir)
+        print(f"IDMT-SMT-Audio-Effects ready at {args.data}; train on it with --data {args.data}")
+        if not args.bitrate:
+            return
     if args.generate:
         if args.data is not None:
             raise UsageError("--generate writes the built-in set; drop --data (or drop --generate)")

@@ -2,7 +2,7 @@
 
 - cifar10: `--data` (the archive cifar-10-python.tar.gz or its extracted
   folder), else Keras' cache (~/.keras/datasets), else the official archive,
-  downloaded over https into <cache_dir>/downloads/. The official MD5 is
+  downloaded over https with pooch into <cache_dir>/downloads/. The official MD5 is
   enforced for the download and for official archives found in the caches; an
   archive given with `--data` is used as given and identified by its own MD5.
 - fashion-mnist: the idx files of the Debian package dataset-fashion-mnist (or
@@ -16,10 +16,7 @@ import io
 import lzma
 import os
 import pickle
-import sys
 import tarfile
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -27,10 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
-from helmholtz.cache import atomic_path
 from helmholtz.cache import cache_dir as default_cache_dir
+from helmholtz.download import fetch
 from helmholtz.errors import UsageError
 
 SIZE = 32  # every image is SIZE x SIZE
@@ -130,24 +126,11 @@ def _download_and_read(dest):
 
 
 def _download(dest):
-    """Fetch the official archive to a temporary name, check its MD5, rename into place."""
+    """Fetch the official archive (helmholtz.download: MD5 checked before it is kept)."""
     print(f"downloading {CIFAR_URL} -> {dest}")  # stdout: stderr is for the error line
-    try:
-        with atomic_path(dest) as tmp:  # renamed into place only when complete and checked
-            with urllib.request.urlopen(CIFAR_URL, timeout=60) as response, open(tmp, "wb") as f:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, leave=False,
-                          disable=not sys.stderr.isatty()) as bar:
-                    while chunk := response.read(1 << 20):
-                        f.write(chunk)
-                        bar.update(len(chunk))
-            if (md5 := _md5(tmp)) != CIFAR_MD5:
-                raise UsageError(f"the downloaded archive has MD5 {md5}, not {CIFAR_MD5}; run "
-                                 f"again, or fetch {CIFAR_URL} yourself and pass it with --data PATH")
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        raise UsageError(f"cannot download {CIFAR_URL} ({getattr(e, 'reason', e)}); check the "
-                         f"connection, or copy {CIFAR_ARCHIVE} here and pass --data PATH "
-                         "(or put it in ~/.keras/datasets/)") from None
+    fetch(CIFAR_URL, f"md5:{CIFAR_MD5}", dest,
+          fix=f"fetch {CIFAR_URL} yourself and pass it with --data PATH "
+              "(or put it in ~/.keras/datasets/)")
 
 
 def _read_cifar_archive(path, expected_md5):
