@@ -51,9 +51,10 @@ def test_paper_grid_lists_every_run_not_complete_as_a_train_py_command(domain, t
     for line in lines:
         argv = shlex.split(line)
         assert argv[:2] == [sys.executable, str(REPO / domain.DOMAIN / "train.py")]
-        parsed = parse_args(argv[2:])  # the trainer's own parser takes every line
-        listed.append((domain.MODELS[parsed.setting], getattr(parsed, domain.LEVEL_NAME), parsed.seed))
-        assert Path(parsed.log_dir) == logs
+        parsed = vars(parse_args(argv[2:]))  # the trainer's own parser takes every line
+        level = parsed.get("level", parsed.get(domain.LEVEL_NAME))  # as the trainer names it
+        listed.append((domain.MODELS[parsed["setting"]], level, parsed["seed"]))
+        assert Path(parsed["log_dir"]) == logs
     assert listed == [(r.model, r.level, r.seed) for r in runs if r not in finished]
 
     script = commands.with_suffix(".sbatch").read_text()
