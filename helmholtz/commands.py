@@ -1,7 +1,7 @@
 """The installed commands (pyproject.toml [project.scripts]) and the mains of
 scripts/collect.py and scripts/report.py.
 
-helmholtz-sweep, -collect and -report run the mains of the core;
+helmholtz-sweep, -slurm, -collect and -report run the mains of the core;
 helmholtz-demo, -study and -bench run their scripts/ file as
 `python scripts/<name>.py` does. Bad input ends each with one line and exit
 status 2 (helmholtz.errors.cli_main).
@@ -90,6 +90,11 @@ def report_main(argv=None):
 
 def sweep():
     from helmholtz.sweep import main
+    return cli_main(main)
+
+
+def slurm():
+    from helmholtz.slurm import main
     return cli_main(main)
 
 

@@ -1,17 +1,16 @@
-"""Shared fixtures: small real datasets in their official formats."""
+"""Shared fixtures: small real datasets in their official formats, and the
+environment of the commands the tests run. The packages come from the project's
+installation (`make setup`: pip install -e .); `helpers` from this folder, which
+pytest puts on sys.path for its conftest."""
 import importlib.util
+import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from helpers import cifar_members, write_cifar_archive, write_fashion_subset  # noqa: E402
+from helpers import cifar_members, write_cifar_archive, write_fashion_subset
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -60,3 +59,11 @@ def fashion_folder(tmp_path_factory):
     if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip("needs the Debian package dataset-fashion-mnist")
     return write_fashion_subset(tmp_path_factory.mktemp("fashion"), FASHION_DIR, 30, 10)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The environment of a command the tests start: a cache folder of the test module's
+    own (never the repository's data/), on the CPU."""
+    return {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path_factory.mktemp("cache")),
+            "CUDA_VISIBLE_DEVICES": ""}

@@ -18,14 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from filelock import Timeout
 
-from filelock import Timeout  # noqa: E402
-
-import audio  # noqa: E402
-import cifar  # noqa: E402
-from helmholtz import runs  # noqa: E402
-from helmholtz.runs import CONFIG, HISTORY, HISTORY_COLUMNS, RESULT, is_complete, run_dir  # noqa: E402
+import audio
+import cifar
+from helmholtz import runs
+from helmholtz.runs import CONFIG, HISTORY, HISTORY_COLUMNS, RESULT, is_complete, run_dir
 
 p = argparse.ArgumentParser()
 level_flag = p.add_mutually_exclusive_group(required=True)

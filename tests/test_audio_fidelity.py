@@ -2,10 +2,7 @@
 original's own logic, done independently (librosa called as the original called
 it, the original's build_dataset and Keras' validation_split, its scripts)."""
 import re
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import librosa
 import numpy as np

@@ -1,10 +1,6 @@
 """The built-in effects set: each effect's defining feature, measured on its output at
 every fixed setting, neighbouring effects kept apart, and a deterministic set."""
 import json
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pytest

@@ -1,9 +1,5 @@
 """The six audio architectures: exact parameter counts, the BN fix, the summaries on disk."""
-import sys
 import numpy as np
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pytest
 

@@ -1,6 +1,5 @@
 """The same sweep command, run twice on one machine, writes the same histories."""
 import csv
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +16,7 @@ def histories(logs):
     return out
 
 
-def test_a_sweep_with_two_jobs_repeats_exactly(fashion_folder, tmp_path):
-    env = {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": ""}
+def test_a_sweep_with_two_jobs_repeats_exactly(fashion_folder, env, tmp_path):
     results = []
     for attempt in ("first", "second"):
         logs = tmp_path / attempt

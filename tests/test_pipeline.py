@@ -1,7 +1,6 @@
 """A small real sweep, collected and reported: the path `make demo` takes, in seconds."""
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +22,7 @@ def run(args, env):
     return proc
 
 
-def test_real_sweep_is_collected_and_reported(fashion_folder, tmp_path):
-    env = {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": ""}
+def test_real_sweep_is_collected_and_reported(fashion_folder, env, tmp_path):
     logs, out = tmp_path / "logs", tmp_path / "report"
     sweep = ["scripts/sweep.py", "cifar", "--models", "all-cnns", "--levels", "5", "lossless",
              "--log_dir", logs, "--", "--dataset", "fashion-mnist", "--data", fashion_folder,

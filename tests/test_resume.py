@@ -2,7 +2,6 @@
 real Fashion-MNIST): a run killed at any point and resumed gives the history of
 an uninterrupted run; damaged checkpoints never give a traceback."""
 import csv
-import os
 import shutil
 import signal
 import subprocess
@@ -26,12 +25,6 @@ def fashion(tmp_path_factory):
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("needs the Debian package dataset-fashion-mnist")
     return write_fashion_subset(tmp_path_factory.mktemp("fashion"), FASHION_DIR, 600, 200)
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    return {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path_factory.mktemp("cache")),
-            "CUDA_VISIBLE_DEVICES": ""}
 
 
 def args(fashion, folder, *extra, epochs=EPOCHS):
