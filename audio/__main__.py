@@ -1,11 +1,5 @@
 """`python -m audio` and the installed `audio-train`: audio/train.py from any folder."""
-from audio.train import main
-from helmholtz.errors import cli_main
-
-
-def command():
-    return cli_main(main)
-
+from audio.train import command
 
 if __name__ == "__main__":
     command()

@@ -1,8 +1,10 @@
 """Shared core of the Helmholtz-DL reproduction.
 
-Everything the image (cifar/) and audio (audio/) halves of the study do the
-same way lives here: run folders, the training loop, caches, metrics, the
-noise-bits analysis, sweeps and the report. A domain never imports the other.
+Everything the domains of the study (the image and the audio half, each a
+package with a SPEC: helmholtz/domain.py) do the same way lives here: the
+trainer, run folders, the training loop, caches, metrics, the noise-bits
+analysis, sweeps and the report. A domain never imports the other, and the
+core names none.
 """
 from pathlib import Path
 

@@ -37,7 +37,9 @@ METRICS = ("paper_accuracy", "best10_accuracy", "test_accuracy")
 
 
 def parse_level(level):
-    """A level as the configs write it: an int (quality, kbps) or a name ("lossless")."""
+    """A level read back from a table or a config: an int, or a name ("lossless"). The
+    level a user gives is parsed by the domain's spec (helmholtz.domain); this only
+    restores the type a table's text lost."""
     if isinstance(level, (int, np.integer)):
         return int(level)
     if isinstance(level, (float, np.floating)) and float(level).is_integer():

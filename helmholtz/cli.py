@@ -13,6 +13,8 @@ from helmholtz.errors import UsageError
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 MAX_SEED = 2**32 - 1  # numpy's and TensorFlow's seeds are unsigned 32-bit
+DEFAULT_SEED = 0      # of a single run and of a sweep
+NUM_EPOCH = 200       # both halves of the original trained 200 epochs
 
 
 def _whole(text, low, high, expected):
@@ -62,9 +64,25 @@ def seed_value(text):
 FOLDER_FLAGS = {"log_dir": True, "train_dir": True, "cache_dir": False}
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """--help shows each flag's default after its meaning, unless the text gives it
+    already or there is none to give (an off switch, no value)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (not action.option_strings or "default" in text or action.default is None
+                or action.default is False or action.default is argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but bad flags end with one line and exit status 2, and the
-    folders of FOLDER_FLAGS are checked (see `folder_problem`)."""
+    """argparse, but bad flags end with one line and exit status 2, the folders of
+    FOLDER_FLAGS are checked (see `folder_problem`) and --help shows the defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"error: {message}; see --help\n")
@@ -93,34 +111,41 @@ def folder_problem(path, writable):
     return None
 
 
-def trainer_parser(description, batch_size, num_epoch=200):
+def trainer_parser(description, batch_size, num_epoch=NUM_EPOCH):
+    """The flags every trainer has (helmholtz.trainer adds the level and the domain's)."""
     p = Parser(description=description)
-    p.add_argument("--setting", type=int, default=0, help="model number 0..5 (default 0)")
-    p.add_argument("--model", default=None, help="model name (overrides --setting)")
-    p.add_argument("--batch_size", type=positive_int, default=batch_size,
-                   help="samples per batch (default %(default)s)")
+    p.add_argument("--setting", type=int, default=0,
+                   help="model by number, 0..5; 0 is the model the paper swept over every level")
+    p.add_argument("--model", default=None, help="model by name, instead of --setting (default: the one --setting names)")
+    p.add_argument("--batch_size", type=positive_int, default=batch_size, help="samples per batch")
     p.add_argument("--num_epoch", type=positive_int, default=num_epoch,
-                   help="epochs to train (default %(default)s)")
-    p.add_argument("--seed", type=seed_value, default=0,
+                   help="epochs to train (a complete run asked for more is extended)")
+    p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED,
                    help=f"seed of the initial weights, data order, augmentation and dropout, "
-                        f"0..{MAX_SEED} (default %(default)s)")
+                        f"0..{MAX_SEED}")
     p.add_argument("--subset", type=positive_int, default=None,
-                   help="train on the first N samples of a fixed shuffle (quick runs)")
+                   help="train on the first N samples of a fixed shuffle, for quick runs "
+                        "(default: all)")
     p.add_argument("--test_subset", type=positive_int, default=None,
-                   help="validate and test on the first N samples of a fixed shuffle")
+                   help="validate and test on the first N samples of a fixed shuffle (default: all)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="default float32, as the original ran; the mixed ones are faster on recent "
+                   help="float32 as the original ran; the mixed ones are faster on recent "
                         "hardware; auto: mixed_bfloat16 where the hardware has it, else float32")
     p.add_argument("--fixed", action="store_true",
-                   help="the corrected protocol instead of the original code's quirks")
+                   help="the corrected protocol instead of the original code's quirks (default: off)")
     p.add_argument("--force", action="store_true",
-                   help="replace a complete or different run (only the run's own files are removed)")
+                   help="replace a complete or different run; only the run's own files are removed "
+                        "(default: off)")
     p.add_argument("--restart_damaged", action="store_true",
                    help="when a run file is damaged, go back to the last exact state "
-                        "(best.keras when it is one) or start the run again")
-    p.add_argument("--log_dir", default=None, help="root of the run folders (default: logs/)")
-    p.add_argument("--train_dir", default=None, help="this run's folder (overrides the layout)")
-    p.add_argument("--cache_dir", default=None, help="data caches (default: data/)")
+                        "(best.keras when it is one) or start the run again (default: off)")
+    p.add_argument("--log_dir", default=None,
+                   help="root of the run folders (default: logs/ in the repository)")
+    p.add_argument("--train_dir", default=None,
+                   help="this run's folder (default: <log_dir>/<domain>/<model>/<level_name>_<level>/"
+                        "seed_<seed>, with -<dataset> after <domain> for another dataset)")
+    p.add_argument("--cache_dir", default=None,
+                   help="data caches (default: $HELMHOLTZ_CACHE, else data/ in the repository)")
     return p
 
 

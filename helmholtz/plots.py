@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from helmholtz import domain
 from helmholtz.analysis import format_level, sorted_levels
 from helmholtz.cache import atomic_path
 from helmholtz.runs import read_history
@@ -22,9 +23,9 @@ def _save(fig, path):
 
 
 def level_label(runs):
-    names = runs["level_name"].dropna().unique()
-    return {"quality": "JPEG quality", "bitrate": "MP3 bitrate (kbps)"}.get(
-        names[0] if len(names) == 1 else "", "compression level")
+    """The label of the runs' levels, from their domain's spec (helmholtz.domain)."""
+    names = runs[["domain", "level_name"]].dropna().drop_duplicates()
+    return domain.level_label(*names.iloc[0]) if len(names) == 1 else "compression level"
 
 
 def accuracy_vs_level(rate, runs, path, metric):

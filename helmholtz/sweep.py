@@ -5,13 +5,14 @@ A sweep is a list of runs, each one call of the domain's train.py:
 
     <python> <domain>/train.py --<level_name> L --setting S --seed K --log_dir ROOT [train.py flags]
 
-Grids: `paper` is what the original scripts ran (the default model at every
-level of the domain's DEFAULT_LEVELS, the five others at its PAPER_LEVEL);
-`full` is every model at every level of FULL_LEVELS (DEFAULT_LEVELS where a
-domain has no other). `--levels` replaces the grid's list of levels,
+The domain is a package named on the command line; its SPEC
+(helmholtz.domain) gives the levels, models and trainer. Grids: `paper` is
+what the original scripts ran (the default model at every level of the
+spec's `levels`, the five others at its `paper_level`); `full` is every model
+at every level of `full_levels`. `--levels` replaces the grid's list of levels,
 `--models` keeps only the named models; every grid point runs once per seed.
 Flags after `--` go to every run; they are parsed by the domain's own
-train.py parser when the sweep is planned, so a bad one stops the sweep (and
+trainer's parser when the sweep is planned, so a bad one stops the sweep (and
 `--dry_run`) before any run starts.
 
 Each run writes its own run folder (helmholtz.runs) and its output to its own
@@ -25,7 +26,6 @@ and host. A failed run does not stop the others; the failures are listed at
 the end with their log file and last lines, and the sweep exits 1.
 """
 import contextlib
-import importlib
 import io
 import shlex
 import shutil
@@ -34,14 +34,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from helmholtz import REPO
-from helmholtz.cli import Parser, folder_problem, trainer_parser
+from helmholtz import domain as domains
+from helmholtz import trainer as trainers
+from helmholtz.cli import DEFAULT_SEED, Parser, folder_problem, trainer_parser
 from helmholtz.errors import UsageError
 from helmholtz.runs import RESULT, default_log_dir, is_complete, read_json, run_dir
 from helmholtz.scheduler import (discover_gpus, echo, local_slots, lock_holder, parse_gpus, run_local,
                                  stop_on_signals)
 
-DOMAINS = ("cifar", "audio")
 GRIDS = ("paper", "full")
 ENGINES = ("local", "ray")
 LOG_FOLDER = "sweep-logs"
@@ -64,40 +64,31 @@ class Run:
         return f"{self.domain} {self.model} {self.folder.parent.name} seed {self.seed}"
 
 
-def domain_constants(domain):
-    if domain not in DOMAINS:
-        raise UsageError(f"unknown domain {domain!r}; use one of: {', '.join(DOMAINS)}")
-    return importlib.import_module(domain)
-
-
 def grid_points(domain, grid="paper", levels=None, models=None):
     """The (model, level) pairs of a grid, in order, each once."""
-    consts = domain_constants(domain)
+    spec = domains.load(domain)
     if grid not in GRIDS:
         raise UsageError(f"unknown grid {grid!r}; use one of: {', '.join(GRIDS)}")
     for m in models or ():
-        if m not in consts.MODELS:
-            raise UsageError(f"unknown {domain} model {m!r}; use one of: {', '.join(consts.MODELS)}")
-    if levels:  # the domain's own rules, as train.py applies them (imported only when needed)
-        parse_level = importlib.import_module(f"{domain}.data").parse_level
-        levels = [parse_level(str(level)) for level in levels]
-    elif grid == "paper":
-        levels = consts.DEFAULT_LEVELS
+        if m not in spec.models:
+            raise UsageError(f"unknown {domain} model {m!r}; use one of: {', '.join(spec.models)}")
+    if levels:  # the domain's own rules, as its trainer applies them
+        levels = [spec.parse_level(str(level)) for level in levels]
     else:
-        levels = getattr(consts, "FULL_LEVELS", consts.DEFAULT_LEVELS)
-    default, others = consts.MODELS[0], consts.MODELS[1:]
+        levels = spec.levels if grid == "paper" else spec.full_levels
+    default, others = spec.models[0], spec.models[1:]
     if grid == "paper":
-        points = [(default, level) for level in levels] + [(m, consts.PAPER_LEVEL) for m in others]
+        points = [(default, level) for level in levels] + [(m, spec.paper_level) for m in others]
     else:
-        points = [(m, level) for m in consts.MODELS for level in levels]
+        points = [(m, level) for m in spec.models for level in levels]
     if models:
         points = [p for p in points if p[0] in models]
     return list(dict.fromkeys(points))
 
 
-# Flags the launcher sets on every run; in the pass-through they would clash.
+# Flags the launcher sets on every run; in the pass-through they would clash. The
+# level's flag is the domain's (--<level_name>): choose levels with --levels.
 OWNED_FLAGS = {
-    "--quality": "choose levels with --levels", "--bitrate": "choose levels with --levels",
     "--setting": "choose models with --models", "--model": "choose models with --models",
     "--seed": "choose seeds with --seeds", "--log_dir": "give --log_dir to the sweep, before --",
     "--train_dir": "runs go to their own folders under --log_dir",
@@ -115,45 +106,47 @@ def flag_value(args, flag):
     return value
 
 
-def check_train_args(train_args):
+def check_train_args(spec, train_args):
+    owned = {**OWNED_FLAGS, f"--{spec.level_name}": "choose levels with --levels"}
     for a in train_args:
         flag = a.split("=", 1)[0]
-        if flag in OWNED_FLAGS:
-            raise UsageError(f"{flag} after -- is set by the sweep for each run; {OWNED_FLAGS[flag]}")
+        if flag in owned:
+            raise UsageError(f"{flag} after -- is set by the sweep for each run; {owned[flag]}")
 
 
-def plan(domain, grid="paper", seeds=(0,), levels=None, models=None, log_dir=None,
+def plan(domain, grid="paper", seeds=(DEFAULT_SEED,), levels=None, models=None, log_dir=None,
          train_args=(), python=sys.executable, trainer=None):
     """Every run of a sweep, seed by seed: its run folder, log file and command."""
-    consts = domain_constants(domain)
+    spec = domains.load(domain)
     train_args = list(train_args)
-    check_train_args(train_args)
-    # Run folders depend on the dataset; for audio --data it is the trainer that knows the
-    # name, so those runs are checked by the trainer itself (it exits 0 when complete).
-    dataset = flag_value(train_args, "--dataset") or consts.DEFAULT_DATASET
+    check_train_args(spec, train_args)
+    # Run folders depend on the dataset; where a domain derives its name from the data
+    # (a --data folder's name) it is the trainer that knows it, so those runs are checked
+    # by the trainer itself (it exits 0 when complete).
+    dataset = flag_value(train_args, "--dataset") or spec.default_dataset
     log_dir = Path(log_dir or default_log_dir()).absolute()
-    trainer = Path(trainer or REPO / domain / "train.py").absolute()
+    trainer = Path(trainer or domains.trainer_path(spec)).absolute()
     runs = []
     for seed in dict.fromkeys(seeds):
         for model, level in grid_points(domain, grid, levels, models):
-            folder = run_dir(log_dir, domain, dataset, consts.DEFAULT_DATASET,
-                             model, consts.LEVEL_NAME, level, seed)
+            folder = run_dir(log_dir, domain, dataset, spec.default_dataset,
+                             model, spec.level_name, level, seed)
             log = log_dir / LOG_FOLDER / ("-".join(folder.relative_to(log_dir).parts) + ".log")
-            command = (str(python), str(trainer), f"--{consts.LEVEL_NAME}", str(level),
-                       "--setting", str(consts.MODELS.index(model)), "--seed", str(seed),
+            command = (str(python), str(trainer), f"--{spec.level_name}", str(level),
+                       "--setting", str(spec.models.index(model)), "--seed", str(seed),
                        "--log_dir", str(log_dir), *train_args)
             runs.append(Run(domain, model, level, seed, folder, log, command))
     return runs
 
 
 def check_pass_through(domain, run):
-    """Parse one run's command with the domain's own train.py parser (no TensorFlow is
+    """Parse one run's command with the domain's trainer parser (no TensorFlow is
     imported), so that a bad flag after -- stops the sweep before any run starts."""
-    parse_args = importlib.import_module(f"{domain}.train").parse_args
+    spec = domains.load(domain)
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said):
-            parse_args(list(run.command[2:]))
+            trainers.parse_args(spec, list(run.command[2:]))
     except SystemExit as e:
         if e.code in (0, None):
             raise  # --help after --: train.py's help was shown
@@ -205,27 +198,33 @@ def parse_args(argv=None):
     p = Parser(prog="sweep.py", description="Run a grid of trainings of one domain; complete runs "
                "are skipped, so the same command resumes a stopped sweep.",
                epilog="Flags after -- go to every train.py call, e.g. -- --num_epoch 50 --batch_size 256.")
-    p.add_argument("domain", choices=DOMAINS)
+    p.add_argument("domain", help="the domain's package (its SPEC: helmholtz/domain.py)")
     p.add_argument("--grid", choices=GRIDS, default="paper",
                    help="paper: default model at every level, the others at the paper level; "
                         "full: every model at every level")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--levels", nargs="+", help="levels instead of the grid's (e.g. 1 5 lossless)")
-    p.add_argument("--models", nargs="+", help="keep only these models of the grid")
+    p.add_argument("--seeds", type=int, nargs="+", default=[DEFAULT_SEED],
+                   help="run every grid point once per seed")
+    p.add_argument("--levels", nargs="+",
+                   help="levels instead of the grid's, e.g. 1 5 lossless (default: the grid's)")
+    p.add_argument("--models", nargs="+", help="keep only these models of the grid (default: all)")
     p.add_argument("--log_dir", default=str(default_log_dir()), help="root of the run folders")
-    p.add_argument("--dry_run", action="store_true", help="list what would run and what is complete")
+    p.add_argument("--dry_run", action="store_true",
+                   help="list what would run and what is complete (default: off)")
     p.add_argument("--python", default=sys.executable, help="interpreter for train.py")
-    p.add_argument("--trainer", help="training script (default <repo>/<domain>/train.py)")
-    p.add_argument("--engine", choices=ENGINES, default="local")
+    p.add_argument("--trainer", help="training script (default: <domain>/train.py)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: this machine; ray: the tasks of a Ray cluster")
     local = p.add_argument_group("local engine")
     local.add_argument("--gpus", help="GPU ids, e.g. 0,1, or none (default: those found)")
-    local.add_argument("--per_gpu", type=int, help="runs at once on each GPU (default 1)")
-    local.add_argument("--jobs", type=int, help="runs at once without a GPU (default 1)")
+    local.add_argument("--per_gpu", type=int, help="runs at once on each GPU (default: 1)")
+    local.add_argument("--jobs", type=int, help="runs at once without a GPU (default: 1)")
     ray = p.add_argument_group("ray engine")
     ray.add_argument("--address", help="Ray head address, or local (default: auto)")
-    ray.add_argument("--gpus_per_run", type=float, help="GPU (fraction) per run (default 1 if any)")
-    ray.add_argument("--cpus_per_run", type=float, help="CPUs per run (default 1)")
+    ray.add_argument("--gpus_per_run", type=float,
+                     help="GPU (fraction) per run (default: 1 if the cluster has GPUs, else 0)")
+    ray.add_argument("--cpus_per_run", type=float, help="CPUs per run (default: 1)")
     args = p.parse_args(argv)
+    spec = domains.load(args.domain)
 
     other_engine = {"local": ("address", "gpus_per_run", "cpus_per_run"), "ray": ("gpus", "per_gpu", "jobs")}
     used = [f for f in other_engine[args.engine] if getattr(args, f) is not None]
@@ -241,7 +240,7 @@ def parse_args(argv=None):
         raise UsageError("--gpus_per_run must be 0 or more and --cpus_per_run more than 0")
     if not shutil.which(args.python):
         raise UsageError(f"no Python interpreter at {args.python}; give one with --python")
-    trainer = Path(args.trainer or REPO / args.domain / "train.py")
+    trainer = Path(args.trainer or domains.trainer_path(spec))
     if not trainer.is_file():
         raise UsageError(f"no training script at {trainer}; give one with --trainer")
     problem = folder_problem(args.log_dir, writable=True)
@@ -254,7 +253,7 @@ def main(argv=None):
     args, train_args = parse_args(argv)
     runs = plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
                 train_args, args.python, args.trainer)
-    if Path(runs[0].command[1]) == (REPO / args.domain / "train.py").absolute():
+    if Path(runs[0].command[1]) == domains.trainer_path(domains.load(args.domain)):
         check_pass_through(args.domain, runs[0])  # another --trainer checks its own flags
     todo, done = split_complete(runs, train_args)
     held = held_elsewhere(todo)

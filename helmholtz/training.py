@@ -109,13 +109,15 @@ class ReseedDropout(keras.callbacks.Callback):
 
 # ---------------------------------------------------------------- run folder
 
-def versions():
+def versions(libraries=()):
+    """The versions of the libraries a run used: the core's, and those of `libraries`
+    (a domain's, helmholtz.domain.Domain.libraries) that are loaded."""
     import h5py
     import PIL
     out = {"python": platform.python_version(), "tensorflow": tf.__version__,
            "keras": keras.__version__, "numpy": np.__version__, "h5py": h5py.__version__,
            "pillow": PIL.__version__}
-    for name in ("librosa", "lameenc", "soundfile"):
+    for name in libraries:
         mod = sys.modules.get(name)
         if mod is not None:
             out[name] = getattr(mod, "__version__", "?")
@@ -180,14 +182,16 @@ class RunRecorder(keras.callbacks.Callback):
               flush=True)
 
 
-def train_run(run, config, build_model, make_optimizer, data, transform, eval_batch_size=500):
+def train_run(run, config, build_model, make_optimizer, data, transform, eval_batch_size=500,
+              libraries=()):
     """Train (or resume) one opened run (helmholtz.folder.open_run); returns the result dict.
 
     config: every setting of the run (must hold num_epoch, batch_size, seed,
     precision; drop_last_batch: whole batches only, as Keras 2's fit_generator
     with samples_per_epoch); build_model(): a fresh Keras model;
     make_optimizer(): a fresh optimizer; data: a `Data`;
-    transform(x, seeds, training): batch -> model input.
+    transform(x, seeds, training): batch -> model input; libraries: the domain's
+    modules whose versions config.json records.
     """
     folder = run.path
     config = full_config(config, data)
@@ -198,7 +202,7 @@ def train_run(run, config, build_model, make_optimizer, data, transform, eval_ba
     set_precision(config["precision"])
     enable_memory_growth()
     keras.utils.set_random_seed(config["seed"])
-    config = {**config, "versions": versions(),
+    config = {**config, "versions": versions(libraries),
               "git_commit": git_commit(), "command": " ".join(sys.argv), "host": platform.node()}
 
     model, rows = resume_state(run, steps) if run.state == "resume" else (None, [])

@@ -107,15 +107,16 @@ def cifar_config(folder):
     the settings its main() opens the run folder with."""
     import json
     import cifar.train
+    from helmholtz import trainer
 
     def record(folder, settings, *args):
         raise SystemExit(json.dumps({**settings, "code_family": 2, "versions": {}}))
-    real, cifar.train.open_run = cifar.train.open_run, record
+    real, trainer.open_run = trainer.open_run, record
     try:
         with pytest.raises(SystemExit) as stop:
             cifar.train.main(["--train_dir", str(folder)])
     finally:
-        cifar.train.open_run = real
+        trainer.open_run = real
     return stop.value.code
 
 

@@ -219,7 +219,7 @@ def test_a_failed_run_is_reported_and_the_others_still_run(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["speech"], "invalid choice: 'speech'"),
+    (["speech"], "unknown domain 'speech'"),
     (["cifar", "--grid", "tiny"], "invalid choice: 'tiny'"),
     (["cifar", "--models", "resnet"], "unknown cifar model 'resnet'"),
     (["audio", "--levels", "33"], "bitrate 33 kbps"),
