@@ -13,44 +13,29 @@ from pathlib import Path
 from helmholtz import REPO
 from helmholtz.errors import UsageError, cli_main
 
-COLLECT_DOC = """Collect every run folder below a log folder into results.csv and print a summary.
-
-    python scripts/collect.py logs/ [--out results.csv] [--margin 0.02]
-
-One row per run, with its experiment key (runs are seeds of each other only
-within one experiment) and the metrics recomputed from history.csv, so
-unfinished runs have them too. The printed summary averages complete runs
-over seeds, one table per experiment, with the paired tests of each model on
-the runs' test predictions (the cutoff q* within --margin, noise bits, the
-lowest level's difference; docs/method.md), and lists the runs not averaged
-in; a seed run twice in one experiment, or a run with non-finite numbers,
-gets a warning line on stderr.
-"""
-
-REPORT_DOC = """Write the results report of a log folder: report.md, results.csv, tests.csv and PNG plots.
-
-    python scripts/report.py logs/ --out docs/results/<name> [--margin 0.02] [--metric paper]
-
-The report states what was run (so a shortened demo says so) and the
-collection's warnings, then per experiment (runs of other settings are never
-averaged together) the paper's claims and their verdicts on this data, tested
-on the runs' per-example predictions (non-inferiority within --margin, from
-high to low quality; the cutoff q*; the loss at the lowest level;
-convergence; noise bits), the tests by level, the summary over seeds, the
-rate-accuracy tables and curves, confusion matrices and the train x test
-level grid; last the runs not averaged in. docs/method.md states the method.
-"""
-
-
 # Imports inside the mains: each command loads only the libraries it needs.
 
+
 def collect_main(argv=None):
+    """Collect every run folder below a log folder into results.csv and print a summary.
+
+        python scripts/collect.py logs/ [--out results.csv] [--margin 0.02]
+
+    One row per run, with its experiment key (runs are seeds of each other only
+    within one experiment) and the metrics recomputed from history.csv, so
+    unfinished runs have them too. The printed summary averages complete runs
+    over seeds, one table per experiment, with the paired tests of each model on
+    the runs' test predictions (the cutoff q* within --margin, noise bits, the
+    lowest level's difference; docs/method.md), and lists the runs not averaged
+    in; a seed run twice in one experiment, or a run with non-finite numbers,
+    gets a warning line on stderr.
+    """
     from helmholtz import analysis, verdicts
     from helmholtz.cli import Parser
     from helmholtz.report import add_test_flags
     from helmholtz.results import collect, summary_text, write_results
 
-    parser = Parser(description=COLLECT_DOC.split("\n\n")[0])
+    parser = Parser(description=collect_main.__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
     parser.add_argument("--out", help="where to write the table (default <root>/results.csv)")
     add_test_flags(parser)
@@ -69,10 +54,23 @@ def collect_main(argv=None):
 
 
 def report_main(argv=None):
+    """Write the results report of a log folder: report.md, results.csv, tests.csv and PNG plots.
+
+        python scripts/report.py logs/ --out docs/results/<name> [--margin 0.02] [--metric paper]
+
+    The report states what was run (so a shortened demo says so) and the
+    collection's warnings, then per experiment (runs of other settings are never
+    averaged together) the paper's claims and their verdicts on this data, tested
+    on the runs' per-example predictions (non-inferiority within --margin, from
+    high to low quality; the cutoff q*; the loss at the lowest level;
+    convergence; noise bits), the tests by level, the summary over seeds, the
+    rate-accuracy tables and curves, confusion matrices and the train x test
+    level grid; last the runs not averaged in. docs/method.md states the method.
+    """
     from helmholtz.cli import Parser
     from helmholtz.report import add_test_flags, write_report
 
-    parser = Parser(description=REPORT_DOC.split("\n\n")[0])
+    parser = Parser(description=report_main.__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
     parser.add_argument("--out", required=True, help="report folder, e.g. docs/results/full")
     parser.add_argument("--metric", choices=("paper", "best10", "test"), default="paper",

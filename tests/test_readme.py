@@ -93,4 +93,4 @@ def test_the_layout_table_names_files_that_exist():
     named = [(folder, name) for folder, job in rows for name in re.findall(r"`([\w*]+\.\w+)`", job)]
     assert len(named) > 20
     missing = [folder + name for folder, name in named if not list((REPO / folder).glob(name))]
-    assert not missing
+    assert not missing, missing
