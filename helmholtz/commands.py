@@ -1,8 +1,8 @@
 """The installed commands (pyproject.toml [project.scripts]) and the mains of
 scripts/collect.py and scripts/report.py.
 
-helmholtz-sweep, -slurm, -collect and -report run the mains of the core;
-helmholtz-demo, -study and -bench run their scripts/ file as
+helmholtz-sweep, -slurm, -collect, -report and -tensorboard run the mains of
+the core; helmholtz-demo, -study and -bench run their scripts/ file as
 `python scripts/<name>.py` does. Bad input ends each with one line and exit
 status 2 (helmholtz.errors.cli_main).
 """
@@ -102,6 +102,11 @@ def collect():
 
 def report():
     return cli_main(report_main)
+
+
+def tensorboard():
+    from helmholtz.tensorboard import main
+    return cli_main(main)
 
 
 def _script(name):

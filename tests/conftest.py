@@ -61,6 +61,16 @@ def fashion_folder(tmp_path_factory):
     return write_fashion_subset(tmp_path_factory.mktemp("fashion"), FASHION_DIR, 30, 10)
 
 
+@pytest.fixture(scope="session")
+def can_render():
+    """Skips the test unless the audio generator can render here: tinysoundfont
+    (requirements-nodeps.txt) and the Debian soundfont (make setup installs both)."""
+    pytest.importorskip("tinysoundfont")
+    from audio.generate import SOUNDFONT
+    if not SOUNDFONT.is_file():
+        pytest.skip("needs the Debian package fluid-soundfont-gm")
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """The environment of a command the tests start: a cache folder of the test module's

@@ -313,11 +313,7 @@ def test_idmt_layout(tmp_path):
 # ---------------------------------------------------------------- generator
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    pytest.importorskip("tinysoundfont")
-    from audio.generate import SOUNDFONT
-    if not SOUNDFONT.exists():
-        pytest.skip("Debian fluid-soundfont-gm not installed")
+def generated(tmp_path_factory, can_render):
     cache = tmp_path_factory.mktemp("gen") / "cache"
     data.main(["--generate", "--clips_per_class", "2", "--seed", "5", "--cache_dir", str(cache)])
     return cache

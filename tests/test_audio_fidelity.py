@@ -33,12 +33,9 @@ def original_features(y):
 
 
 @pytest.fixture(scope="module")
-def guitar_clip(tmp_path_factory):
+def guitar_clip(tmp_path_factory, can_render):
     """A real rendered guitar note through an effect (the built-in generator)."""
-    pytest.importorskip("tinysoundfont")
-    from audio.generate import SOUNDFONT, generate
-    if not SOUNDFONT.exists():
-        pytest.skip("Debian fluid-soundfont-gm not installed")
+    from audio.generate import generate
     root = tmp_path_factory.mktemp("one") / "set"
     manifest = generate(root, clips_per_class=1, seed=3, quiet=True)
     chorus = next(rel for rel, clip in manifest["clips"].items() if clip["effect"] == "Chorus")

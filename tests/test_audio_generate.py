@@ -203,10 +203,7 @@ def test_reverb_decays_in_its_reverberation_time(setting):
 # ---------------------------------------------------------------- the set
 
 @pytest.fixture(scope="module")
-def small_set(tmp_path_factory):
-    pytest.importorskip("tinysoundfont")
-    if not gen.SOUNDFONT.exists():
-        pytest.skip("Debian fluid-soundfont-gm not installed")
+def small_set(tmp_path_factory, can_render):
     root = tmp_path_factory.mktemp("gen") / "set"
     return root, gen.generate(root, clips_per_class=3, seed=5, quiet=True)
 
