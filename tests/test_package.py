@@ -3,9 +3,13 @@ code imports is pinned, every pin is used, every package and command is there.""
 import ast
 import importlib
 import re
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
 
 from helmholtz import REPO
 
@@ -74,3 +78,19 @@ def test_every_command_names_a_function():
     for command, target in commands.items():
         module, _, name = target.partition(":")
         assert callable(getattr(importlib.import_module(module), name)), command
+
+
+def test_every_command_is_installed_beside_python():
+    """`make setup` reinstalls when pyproject.toml changes, so no command is missing."""
+    bin_folder = Path(sys.executable).parent
+    missing = [c for c in PYPROJECT["project"]["scripts"] if not (bin_folder / c).is_file()]
+    assert not missing
+
+
+@pytest.mark.parametrize("argv, fragment", [(["cifar-train", "--quality", "500"], "quality '500'"),
+                                            (["helmholtz-sweep", "speech"], "'speech'")])
+def test_bad_input_to_a_command_is_one_line(argv, fragment, tmp_path):
+    proc = subprocess.run([str(Path(sys.executable).parent / argv[0]), *argv[1:]], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and fragment in proc.stderr

@@ -73,8 +73,10 @@ def test_the_spelled_out_commands_run_without_activating(tmp_path):
         assert proc.returncode == 0 and proc.stdout.startswith("usage: "), proc.stderr[-2000:]
 
 
-ENV_READS = [r"environ\.get\(\"([A-Z_]+)\"", r"environ\[\"([A-Z_]+)\"\]", r"\"([A-Z_]+)\" in environ",
-             r"getenv\(\"([A-Z_]+)\"", r"environ\.setdefault\(\"([A-Z_]+)\"", r"\$\{([A-Z_]+):-"]
+# How Python and shell code read a variable.
+ENV_READS = [r"environ\.get\(\"([A-Z_]+)\"", r"environ\[\"([A-Z_]+)\"\]",
+             r"\"([A-Z_]+)\" in environ", r"getenv\(\"([A-Z_]+)\"",
+             r"environ\.setdefault\(\"([A-Z_]+)\"", r"\$\{([A-Z_]+):-"]
 
 
 def test_every_environment_variable_the_code_reads_is_documented():
