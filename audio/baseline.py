@@ -13,13 +13,21 @@ the train split; it is scored once on the test split. On the generated set
 
     python audio/baseline.py --bitrate 32            # accuracy and confusion matrix
     python audio/baseline.py --bitrate lossless --data ~/IDMT-SMT-AUDIO-EFFECTS
+    python audio/baseline.py --bitrate 8 --json baseline/bitrate_8.json   # also as a record
+
+The record (--json) holds name, level, accuracy, test_size, train_size,
+classes and confusion; it is written, atomically, only when the fit succeeds.
 """
+from pathlib import Path
+
 import numpy as np
 
 from audio import data as audio_data
-from helmholtz.cli import Parser, seed_value
-from helmholtz.errors import cli_main
+from helmholtz.cache import write_json
+from helmholtz.cli import Parser, folder_problem, seed_value
+from helmholtz.errors import UsageError, cli_main
 
+NAME = "logistic regression on pooled mel statistics"
 REGULARISATION = 0.1  # LogisticRegression's C (inverse strength), on standardised features
 
 
@@ -74,10 +82,19 @@ def main(argv=None):
     parser.add_argument("--cache_dir", default=None, help="cache root [default: <repo>/data]")
     parser.add_argument("--seed", type=seed_value, default=audio_data.DEFAULT_SEED,
                         help="seed of the train/test split [default: 2337]")
+    parser.add_argument("--json", default=None,
+                        help="also write the result to this JSON file [default: none]")
     args = parser.parse_args(argv)
+    if args.json is not None:
+        problem = Path(args.json).is_dir() and "is a folder" or folder_problem(
+            Path(args.json).parent, writable=True)
+        if problem:
+            raise UsageError(f"--json {args.json}: {problem}; give the path of a file to write")
     result = baseline(args.bitrate, args.data, args.cache_dir, args.seed)
+    if args.json is not None:
+        write_json(args.json, {"name": NAME, **result})
     chance = 1 / len(result["classes"])
-    print(f"logistic regression on pooled mel statistics, bitrate {result['level']}: "
+    print(f"{NAME}, bitrate {result['level']}: "
           f"test accuracy {result['accuracy']:.3f} ({result['test_size']} test clips, "
           f"{result['train_size']} train; chance {chance:.3f})")
     print(confusion_text(result))
