@@ -15,7 +15,9 @@ report. It knows nothing of training itself. Its parts, alone or together:
 Every run: the --fixed protocol (validation held out, the test set used
 once), float32 except in bf16, the same seeds at every level, and a test at
 every level of its domain (the train x test level grid, whose lossless row
-is the "train clean, test compressed" control). Runs go to
+is the "train clean, test compressed" control). After each part's data, its
+example images or spectrograms at several levels are drawn from the caches
+into the report folder (examples_*.png). Runs go to
 docs/results/study/runs (bf16 ones to runs/bf16: a run folder does not name
 its precision), the report, regenerated from those records at the end of
 every invocation, to docs/results/study. Complete runs are skipped, so the
@@ -35,7 +37,6 @@ from pathlib import Path
 import audio
 import cifar
 from helmholtz import REPO, sweep
-from helmholtz.cache import atomic_path
 from helmholtz.cli import Parser, folder_problem, positive_float, positive_int, seed_value
 from helmholtz.errors import UsageError, cli_main
 from helmholtz.runs import find_runs
@@ -52,6 +53,9 @@ LEVELS = {"cifar": ("1", "5", "10", "25", "lossless"),
 TEST_LEVELS = {"cifar": ("1", "5", "10", "15", "20", "25", "50", "75", "100", "lossless"),
                "audio": ("8", "16", "32", "64", "96", "128", "lossless")}
 CONTROL_LEVELS = {"cifar": ("10", "lossless"), "audio": ("32", "lossless")}  # the other five models
+# The example figures' columns: six of the levels tested (the caches of the data steps)
+EXAMPLE_LEVELS = {"cifar": ("1", "5", "10", "25", "100", "lossless"),
+                  "audio": ("8", "16", "32", "64", "128", "lossless")}
 # bf16 beside float32 for the image model only: its speed-up is 1.7x, the audio model's 1.4x
 BF16_LEVELS = {"cifar": ("1", "lossless")}  # lowest and reference
 MODELS = {"cifar": cifar.MODELS, "audio": audio.MODELS}  # the paper's first model leads
@@ -82,6 +86,7 @@ SPEED = dict(
     generate_clips_per_s=80,     # audio/generate.py, one core
     encode_clips_per_s=100,      # MP3 and mel features, two cores (docs/performance.md)
     baseline_s=15,         # audio/baseline.py at one level
+    figure_s=10,           # an examples.py figure
     report_s=120,
 )
 
@@ -91,9 +96,9 @@ class Step:
     part: str
     title: str
     command: list
-    kind: str               # "data", "sweep" or "baseline"
+    kind: str               # "data", "sweep", "baseline" or "figure"
     seconds: float          # estimated: per run of a sweep, else for the whole step
-    output: Path = None     # a baseline's report, written when it succeeds; the step is done then
+    output: Path = None     # the file the step writes when it succeeds; done once it exists
 
 
 def sweep_command(domain, models, levels, log_dir, args, train_args):
@@ -160,6 +165,20 @@ def data_step(part, domain, args):
                 + clips * len(TEST_LEVELS[domain]) / SPEED["encode_clips_per_s"])
 
 
+def figure_step(part, domain, args):
+    """Example images or spectrograms at several levels, from the data step's caches."""
+    output = Path(args.out) / f"examples_{domain}.png"
+    if domain == "cifar":
+        command = [sys.executable, "cifar/examples.py", "--dataset", IMAGE_DATASET, "--fixed",
+                   "--quality", *EXAMPLE_LEVELS[domain]]
+    else:
+        command = [sys.executable, "audio/examples.py", "--bitrate", *EXAMPLE_LEVELS[domain]]
+    return Step(part, f"example {'images' if domain == 'cifar' else 'spectrograms'} at "
+                      f"{', '.join(EXAMPLE_LEVELS[domain])}",
+                [*command, "--cache_dir", str(args.cache_dir), "--out", str(output)],
+                "figure", SPEED["figure_s"], output)
+
+
 def sweep_step(part, title, domain, models, levels, args, precision="float32", log_dir=None,
                control=False):
     epochs = epochs_of(domain, args, control)
@@ -175,17 +194,18 @@ def part_steps(part, args):
     first = {domain: MODELS[domain][:1] for domain in MODELS}
     others = {domain: MODELS[domain][1:] for domain in MODELS}
     if part == "image":
-        return [data_step(part, "cifar", args),
+        return [data_step(part, "cifar", args), figure_step(part, "cifar", args),
                 sweep_step(part, "all-cnns on Fashion-MNIST at every JPEG level", "cifar",
                            first["cifar"], LEVELS["cifar"], args)]
     if part == "audio":
-        baselines = [Step(part, f"logistic-regression baseline at {level}",
-                          [sys.executable, "audio/baseline.py", "--bitrate", level,
-                           "--cache_dir", str(args.cache_dir)],
-                          "baseline", SPEED["baseline_s"],
-                          Path(args.out) / "baseline" / f"bitrate_{level}.txt")
-                     for level in LEVELS["audio"]]
-        return [data_step(part, "audio", args),
+        baselines = []
+        for level in LEVELS["audio"]:
+            output = Path(args.out) / "baseline" / f"bitrate_{level}.json"
+            baselines.append(Step(part, f"logistic-regression baseline at {level}",
+                                  [sys.executable, "audio/baseline.py", "--bitrate", level,
+                                   "--cache_dir", str(args.cache_dir), "--json", str(output)],
+                                  "baseline", SPEED["baseline_s"], output))
+        return [data_step(part, "audio", args), figure_step(part, "audio", args),
                 sweep_step(part, "cnn_x3_mlp_0 on the generated set at every MP3 level", "audio",
                            first["audio"], LEVELS["audio"], args), *baselines]
     if part == "controls":
@@ -222,7 +242,7 @@ def assess(steps):
         if step.kind == "sweep":
             todo, done = sweep_runs(step)
             status[step] = (len(todo) * step.seconds, len(todo), len(done))
-        elif step.kind == "baseline":
+        elif step.output is not None:  # a baseline or a figure
             status[step] = (0 if step.output.exists() else step.seconds, 0, 0)
     pending = any(left for left, _, _ in status.values())
     for step in steps:
@@ -258,30 +278,24 @@ def summary(plan):
 
 # ---------------------------------------------------------------- running
 
-def call(command, capture=False):
+def call(command):
     """Run a command from the repository root; SIGINT and SIGTERM reach it too (a sweep
-    passes them on to its runs and exits 130). Returns (exit status, captured stdout)."""
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE if capture else None,
-                             text=True)
+    passes them on to its runs and exits 130). Returns its exit status."""
+    child = subprocess.Popen(command, cwd=REPO)
     forward = lambda signum, frame: child.send_signal(signum)  # noqa: E731
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        out, _ = child.communicate()
+        child.wait()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return child.returncode, out
+    return child.returncode
 
 
 def run_step(step):
     print(f"\n== {step.part}: {step.title}\n$ {shlex.join(step.command)}", flush=True)
     t0 = time.time()
-    code, out = call(step.command, capture=step.output is not None)
-    if step.output is not None:
-        print(out, end="", flush=True)
-        if code == 0:
-            with atomic_path(step.output) as tmp:
-                tmp.write_text(out)
+    code = call(step.command)  # a step with an output writes it itself, only when it succeeds
     print(f"== {step.title}: {time.time() - t0:.0f} s" + (f", exit {code}" if code else ""),
           flush=True)
     return code
@@ -295,7 +309,7 @@ def dry_run(plan):
                 argv = step.command[2:]
                 cut = argv.index("--")
                 sweep.main([*argv[:cut], "--dry_run", *argv[cut:]])  # the sweep's own listing
-            elif step.kind == "baseline" and step.output.exists():
+            elif step.output is not None and step.output.exists():
                 print(f"complete: {step.output}")
     sys.stdout.flush()
 

@@ -149,13 +149,13 @@ def test_a_finished_study_only_renews_the_report(study, folders, monkeypatch):
     for _, _, run in planned(study, folders):
         complete(run, epochs=10)
     args = study.parse_args(folders)
-    for step in study.part_steps("audio", args):
-        if step.kind == "baseline":
-            step.output.parent.mkdir(parents=True, exist_ok=True)
-            step.output.write_text("done\n")
+    for part in study.PARTS:
+        for step in study.part_steps(part, args):
+            if step.output is not None:  # baselines and example figures
+                step.output.parent.mkdir(parents=True, exist_ok=True)
+                step.output.write_text("done\n")
     called = []
-    monkeypatch.setattr(study, "call",
-                        lambda command, capture=False: (called.append(command), (0, ""))[1])
+    monkeypatch.setattr(study, "call", lambda command: (called.append(command), 0)[1])
     assert study.main(folders) == 0
     assert [c[1:] for c in called] == [["scripts/report.py", str(args.log_dir), "--out", str(args.out)]]
 
@@ -163,17 +163,16 @@ def test_a_finished_study_only_renews_the_report(study, folders, monkeypatch):
 def test_a_failed_data_step_skips_its_part_and_a_stop_ends_the_study(study, folders, monkeypatch):
     called = []
 
-    def fake_call(command, capture=False):
+    def fake_call(command):
         called.append(command[1])
-        return (1 if command[1] == "audio/data.py" else 0), ""
+        return 1 if command[1] == "audio/data.py" else 0
     monkeypatch.setattr(study, "call", fake_call)
     assert study.main([*folders, "--part", "image", "audio"]) == 1
     # the image part ran; the audio part stopped at its data; no run records, so no report
-    assert called == ["cifar/data.py", "scripts/sweep.py", "audio/data.py"]
+    assert called == ["cifar/data.py", "cifar/examples.py", "scripts/sweep.py", "audio/data.py"]
 
     called.clear()
-    monkeypatch.setattr(study, "call",
-                        lambda command, capture=False: (called.append(command[1]), (130, ""))[1])
+    monkeypatch.setattr(study, "call", lambda command: (called.append(command[1]), 130)[1])
     assert study.main(folders) == 130
     assert called == ["cifar/data.py"]
 
@@ -209,13 +208,43 @@ def test_make_study_runs_every_part():
     assert "scripts/study.py --part all --jobs 2" in shown
 
 
-def test_a_baseline_report_is_kept_only_when_it_succeeds(study, tmp_path):
-    ok = study.Step("audio", "baseline", [sys.executable, "-c", "print('accuracy 0.71')"],
-                    "baseline", 0, tmp_path / "baseline" / "bitrate_8.txt")
-    assert study.run_step(ok) == 0
-    assert ok.output.read_text() == "accuracy 0.71\n"
-    bad = study.Step("audio", "baseline",
-                     [sys.executable, "-c", "import sys; print('half'); sys.exit(3)"],
-                     "baseline", 0, tmp_path / "baseline" / "bitrate_16.txt")
-    assert study.run_step(bad) == 3
-    assert sorted(p.name for p in (tmp_path / "baseline").iterdir()) == ["bitrate_8.txt"]
+def flag_values(command, flag):
+    """The values after `flag` in a command, up to the next flag."""
+    rest = command[command.index(flag) + 1:]
+    return rest[:next((i for i, a in enumerate(rest) if a.startswith("--")), len(rest))]
+
+
+def test_baselines_and_example_figures_write_their_own_files_and_are_done_when_they_exist(
+        study, folders, capfd):
+    args = study.parse_args(folders)
+    steps = {part: study.part_steps(part, args) for part in ("image", "audio")}
+    written = [s for part in steps.values() for s in part if s.output is not None]
+    out = study.Path(args.out)
+    assert sorted(s.output.relative_to(out).as_posix() for s in written) == [
+        *(f"baseline/bitrate_{level}.json" for level in ("16", "32", "64", "8", "lossless")),
+        "examples_audio.png", "examples_cifar.png"]
+    for step in written:
+        # each step's command writes its file itself (baseline.py --json, examples.py --out)
+        assert str(step.output) in step.command
+        # a figure is drawn after its part's data step, from the levels that step caches
+        if step.kind == "figure":
+            data, figure = steps["image" if "cifar" in step.command[1] else "audio"][:2]
+            assert figure is step and data.kind == "data"
+            flag = "--quality" if "cifar" in step.command[1] else "--bitrate"
+            assert 1 < len(flag_values(step.command, flag)) <= 6
+            assert set(flag_values(step.command, flag)) <= set(flag_values(data.command, flag))
+    # not done until its file exists; then done
+    assert all(study.assess([s])[s][0] > 0 for s in written)
+    for step in written:
+        step.output.parent.mkdir(parents=True, exist_ok=True)
+        step.output.write_text("done\n")
+    assert all(study.assess([s])[s][0] == 0 for s in written)
+
+    # run_step passes the output through and writes nothing of its own
+    step = study.Step("audio", "baseline", [sys.executable, "-c", "print('accuracy 0.71')"],
+                      "baseline", 0, out / "baseline" / "bitrate_96.json")
+    assert study.run_step(step) == 0
+    assert "accuracy 0.71" in capfd.readouterr().out and not step.output.exists()
+    failing = study.Step("audio", "baseline", [sys.executable, "-c", "import sys; sys.exit(3)"],
+                         "baseline", 0, out / "baseline" / "bitrate_96.json")
+    assert study.run_step(failing) == 3
