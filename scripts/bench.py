@@ -96,7 +96,7 @@ def parse_args(argv=None):
     scale.add_argument("--quick", action="store_true", help="smaller sizes: under 2 minutes")
     scale.add_argument("--smoke", action="store_true",
                        help="the smallest sizes, one repeat: checks that every section runs "
-                            "(about 2 minutes with --variants on 2 busy cores); its figures mean little")
+                            "(about 80 s on 2 busy cores); its figures mean little")
     p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                    help=f"the parts to run (default all: {' '.join(SECTIONS)})")
     p.add_argument("--out", default=str(REPO / "bench" / "bench.json"),
@@ -104,7 +104,7 @@ def parse_args(argv=None):
     p.add_argument("--variants", action="store_true",
                    help="also time bf16, steps_per_execution and XLA versions of our path")
     p.add_argument("--no_profile", dest="profile", action="store_false",
-                   help="skip the per-op training profile")
+                   help="skip the per-op training profile (default: profiled)")
     p.add_argument("--parity_model", default=PARITY_MODEL,
                    help=f"CIFAR model of the parity runs (default {PARITY_MODEL})")
     p.add_argument("--data", default=None, help="Fashion-MNIST idx folder (default: the Debian package)")
