@@ -29,7 +29,6 @@ from helmholtz import REPO, metrics
 from helmholtz.backend import keras, tf
 from helmholtz.cache import atomic_path, write_json, write_text
 from helmholtz.checkpoints import best_model, resume_state, save_model
-from helmholtz.cli import resolve_precision  # noqa: F401  (the bench imports it from here)
 from helmholtz.errors import UsageError
 from helmholtz.folder import check_same_run
 from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, PREDICTIONS, RESULT,
