@@ -37,9 +37,8 @@ METRICS = ("paper_accuracy", "best10_accuracy", "test_accuracy")
 
 
 def parse_level(level):
-    """A level read back from a table or a config: an int, or a name ("lossless"). The
-    level a user gives is parsed by the domain's spec (helmholtz.domain); this only
-    restores the type a table's text lost."""
+    """A level read back from a table or config: an int or a name ("lossless"). (A level a
+    user gives is parsed by its domain's spec.)"""
     if isinstance(level, (int, np.integer)):
         return int(level)
     if isinstance(level, (float, np.floating)) and float(level).is_integer():

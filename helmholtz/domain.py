@@ -13,7 +13,7 @@ The hooks are given as "module:function" and imported on first call
 """
 import importlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -51,7 +51,7 @@ class Domain:
     make_optimizer: Callable  # (optimizer settings) -> a Keras optimizer
     libraries: tuple = ()     # modules whose versions config.json records (when loaded)
     run_flags: tuple = ()     # flags that do not change what a run computes: not recorded
-    trainer: str = field(default="train.py")  # the domain's training script, in its folder
+    trainer: str = "train.py"  # the domain's training script, in its folder
 
 
 def lazy(target):

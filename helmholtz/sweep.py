@@ -36,7 +36,7 @@ from pathlib import Path
 
 from helmholtz import domain as domains
 from helmholtz import trainer as trainers
-from helmholtz.cli import DEFAULT_SEED, Parser, folder_problem, trainer_parser
+from helmholtz.cli import DEFAULT_SEED, NUM_EPOCH, Parser, folder_problem
 from helmholtz.errors import UsageError
 from helmholtz.runs import RESULT, default_log_dir, is_complete, read_json, run_dir
 from helmholtz.scheduler import (discover_gpus, echo, local_slots, lock_holder, parse_gpus, run_local,
@@ -172,7 +172,7 @@ def split_complete(runs, train_args=()):
     --num_epoch (else train.py's default); with --force nothing counts as complete."""
     if "--force" in train_args:
         return list(runs), []
-    text = flag_value(train_args, "--num_epoch") or trainer_parser("", 1).get_default("num_epoch")
+    text = flag_value(train_args, "--num_epoch") or NUM_EPOCH
     try:
         num_epoch = int(text)
     except ValueError:

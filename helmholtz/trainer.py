@@ -1,7 +1,7 @@
 """One training run of any domain: flags -> settings -> run folder -> data -> train_run.
 
-Each domain's train.py calls `main(SPEC, argv, __doc__)` with its spec
-(helmholtz.domain). The flags are the shared ones (helmholtz.cli), the level
+Each domain's train.py is `trainer.script(SPEC, __doc__, __name__)` with its
+spec (helmholtz.domain). The flags are the shared ones (helmholtz.cli), the level
 (`--<level_name>`, `--test_<level_name>`) and the domain's own. config.json
 records the flags as parsed, less those that say where and how to run
 (PLACE_FLAGS and the domain's run_flags), plus what is derived from them and
