@@ -34,6 +34,7 @@ def collect_main(argv=None):
     from helmholtz.cli import Parser
     from helmholtz.report import add_test_flags
     from helmholtz.results import collect, summary_text, write_results
+    from helmholtz.tidy import long_path, write_long
 
     parser = Parser(description=collect_main.__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
@@ -48,9 +49,10 @@ def collect_main(argv=None):
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     write_results(results, out)
+    long = write_long(results, long_path(out))  # one row per run and test level
     models, _ = analysis.tests_table(results, args.margin, n_boot=args.n_boot)
     print(summary_text(results, problems, warnings, args.root, verdicts.tests_summary(models)))
-    print(f"wrote {out}")
+    print(f"wrote {out} and {long}")
 
 
 def report_main(argv=None):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helmholtz import analysis, plots, stats, verdicts
+from helmholtz import analysis, baselines, contrasts, plots, stats, verdicts
 from helmholtz.analysis import format_level, sorted_levels
 from helmholtz.cache import write_text
 from helmholtz.cli import positive_float, positive_int
@@ -25,6 +25,7 @@ from helmholtz.metrics import WINDOW
 from helmholtz.results import (bits_text, collect, describe_settings, experiment_title, experiments,
                                format_summary, pm, set_apart_table, summarize, write_results)
 from helmholtz.runs import CONFIG, read_json
+from helmholtz.tidy import write_long
 
 PAPER_EPOCHS = 200  # both halves of the original trained 200 epochs
 METRIC_TITLES = {
@@ -288,6 +289,7 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
         print(f"warning: {line}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     write_results(results, out / "results.csv")
+    write_long(results, out / "results_long.csv")
 
     summary = summarize(results)
     rate = analysis.rate_accuracy(results, metric)
@@ -313,6 +315,11 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     if warnings:
         md += ["## Warnings", ""] + [f"- {line}" for line in warnings] + [""]
     md += ["## What was run", "", _what_was_run(results, found), ""]
+    figures = baselines.example_figures(out)  # drawn from the data caches by the study
+    if figures:
+        md += ["## Examples at each level", "",
+               "The same test examples at each level, as the caches the runs read hold them.", ""]
+        md += [f"![{name}]({name})" for name in figures] + [""]
 
     # Plot names keep the domain and dataset; the key is added where several experiments share them.
     shared = found.groupby(["domain", "dataset"])["experiment"].transform("size").gt(1) if len(found) else []
@@ -321,6 +328,8 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
         md += _experiment_section(exp, name, complete, summary, rate, models, levels, grids, out,
                                   metric, n_boot, alpha)
 
+    md += contrasts.contrast_section(complete, margin, alpha, n_boot)
+    md += baselines.baseline_section(out)
     md += ["## Runs not averaged in", "", "Unfinished runs, and runs left out (with the reason).", ""]
     apart = set_apart_table(results, root)
     md += [markdown_table(apart) if len(apart) else "None.", ""]

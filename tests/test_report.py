@@ -329,3 +329,26 @@ def test_report_cli_on_an_out_that_is_a_file_is_one_line(tmp_path):
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "is a file" in done.stderr
     assert (tmp_path / "out").read_text() == "mine"
+
+
+def test_report_shows_a_precision_contrast_the_baseline_and_the_example_figures(tmp_path):
+    root, out = tmp_path / "runs", tmp_path / "report"
+    rng = np.random.default_rng(3)
+    for seed in (0, 1, 2):
+        make_run(root, "lossless", seed, [0.5, 0.8], predicted=0.8)
+        make_run(root / "bf16", "lossless", seed, [0.5, 0.8], precision="mixed_bfloat16",
+                 predicted=predictions(0.4, rng))
+    (out / "baseline").mkdir(parents=True)
+    (out / "baseline" / "quality_lossless.json").write_text(json.dumps(dict(
+        name="logistic regression", level="lossless", accuracy=0.61, test_size=200,
+        train_size=800, classes=[str(c) for c in range(10)], confusion=[])))
+    Image.new("RGB", (8, 8)).save(out / "examples_cifar.png")
+    text = write_report(root, out, n_boot=200).read_text()
+    contrast = text[text.index("## Experiments that differ in one setting"):]
+    row = next(line for line in contrast.splitlines() if line.startswith("| precision |"))
+    # 80% against 40% on the same 200 examples and seeds: a difference the report calls one
+    assert "| float32 | mixed_bfloat16 | all-cnns | lossless | 3 x 200 | 80.0 | 40.0 |" in row
+    assert row.rstrip().endswith("| differs |")
+    assert "## Baseline" in text and "logistic regression" in text and "61.0" in text
+    assert "![examples_cifar.png](examples_cifar.png)" in text
+    assert (out / "results_long.csv").exists()
