@@ -1,6 +1,5 @@
 """audio/train.py end to end on the generated effects set: learning, run folder, bad input."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -45,12 +44,6 @@ def three_effects(tmp_path_factory):
     for name in ("NoFX", "Distortion", "Tremolo"):
         shutil.copytree(full / name, folder / name)
     return folder
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    return {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path_factory.mktemp("cache")),
-            "CUDA_VISIBLE_DEVICES": ""}
 
 
 def train(args, env, cwd=REPO):

@@ -1,7 +1,6 @@
 """cifar/train.py end to end: learning, run folders, resume, refusals, bad input."""
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -41,12 +40,6 @@ def fashion_small(tmp_path_factory):
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("needs the Debian package dataset-fashion-mnist")
     return write_fashion_subset(tmp_path_factory.mktemp("fashion-small"), FASHION_DIR, 3000, 1000)
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    return {**os.environ, "HELMHOLTZ_CACHE": str(tmp_path_factory.mktemp("cache")),
-            "CUDA_VISIBLE_DEVICES": ""}
 
 
 def train(args, env, cwd=REPO, check=True):
