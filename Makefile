@@ -1,5 +1,5 @@
-# make demo: set up, then the shortened paper grid on the offline data, then the report, all
-# under demo/ (untracked; DEMO_OUT and DEMO_LOGS choose other folders).
+# make demo: set up, then a small study on the offline data (about 10 minutes), then its
+# report, all under demo/ (untracked; DEMO_OUT and DEMO_LOGS choose other folders).
 # make test: set up, then the test suite.  make reproduce: the full paper grid on CIFAR-10.
 # make study: the reference study into docs/results/study (docs/study.md); it resumes when
 # run again. `make study STUDY_JOBS=2` runs two at once; STUDY_ARGS="--part image" one part.

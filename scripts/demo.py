@@ -8,9 +8,12 @@
    tables, plots and the noise-bits estimate.
 
 Both halves use the corrected protocol (--fixed: validation held out, the test
-set used once) and are sized so the lossless models clear chance by far
-(Fashion-MNIST about 75%, audio about 70%) and the whole demo takes about a
-quarter of an hour on two CPU cores. The reference study (docs/study.md) is
+set used once) and are sized so the lossless models clear chance by far and
+the lowest level falls below them by more than the test noise. Measured on
+the project's 2-core CPU (seed 0, caches built on the way): lossless 72.1%
+test accuracy against 68.1% at quality 1 (-4.0 points, 90% interval -5.3 to
+-2.7), audio 81.9% against 68.6% at 8 kbps (-13.3, -17.2 to -9.4), in 9.3
+minutes. The reference study (docs/study.md) is
 the full design. Stopped halfway, the same command finishes only what is
 missing.
 
@@ -37,11 +40,11 @@ def parse_args(argv=None):
     p.add_argument("--jobs", default="2", help="runs at once, one thread each")
     p.add_argument("--cifar_subset", default="8000", help="training images")
     # all-cnns learns by SGD steps: the paper's batch of 128 gives four times fewer of them
-    p.add_argument("--cifar_epochs", default="5", help="74%% validation accuracy after 5 (measured)")
+    p.add_argument("--cifar_epochs", default="5", help="72%% test accuracy at lossless after 5 (measured)")
     p.add_argument("--cifar_batch_size", default="32")
     p.add_argument("--cifar_test", default="2000", help="validation and test images")
     p.add_argument("--audio_clips_per_class", default="150", help="generated dry notes per effect")
-    p.add_argument("--audio_epochs", default="20", help="about 70%% validation accuracy after 20")
+    p.add_argument("--audio_epochs", default="20", help="82%% test accuracy at lossless after 20 (measured)")
     return p.parse_args(argv)
 
 
