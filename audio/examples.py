@@ -11,7 +11,6 @@ here: a missing cache is an error naming the command that builds it.
     python audio/examples.py --cache_dir data/study --bitrate 8 16 32 64 lossless \\
         --out docs/results/study/examples_audio.png
 """
-from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from audio import LEVEL_NAME, SAMPLE_RATE
 from audio import data as audio_data
 from audio.codec import LOSSLESS
 from helmholtz.cache import atomic_path, cache_dir as default_cache_dir
-from helmholtz.cli import Parser, folder_problem, positive_int
+from helmholtz.cli import Parser, output_file, positive_int
 from helmholtz.errors import UsageError, cli_main
 
 CELL_INCHES = (2.0, 1.5)  # one spectrogram's width and height in the figure
@@ -95,12 +94,9 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="the PNG file to write")
     args = p.parse_args(argv)
     levels = list(dict.fromkeys(audio_data.parse_level(b) for b in args.bitrate))
-    out = Path(args.out)
-    problem = out.is_dir() and "is a folder" or folder_problem(out.parent, writable=True)
-    if problem:
-        raise UsageError(f"--out {out}: {problem}; give the path of a PNG file")
+    out = output_file(args.out)
     fig = draw(levels, args.cache_dir, args.rows, args.data)
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp:  # the figure as drawn, at its own size
         fig.savefig(tmp, format="png")
     print(f"wrote {out} ({LEVEL_NAME} {' '.join(map(str, levels))})")
 

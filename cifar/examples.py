@@ -11,7 +11,6 @@ command that builds it.
     python cifar/examples.py --dataset fashion-mnist --cache_dir data/study --fixed \\
         --quality 1 5 10 25 100 lossless --out docs/results/study/examples_cifar.png
 """
-from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from cifar import DATASETS, DEFAULT_DATASET, LEVEL_NAME
 from cifar import data as cifar_data
 from cifar.codec import LOSSLESS, parse_level
 from helmholtz.cache import atomic_path, cache_dir as default_cache_dir
-from helmholtz.cli import Parser, folder_problem, positive_int
+from helmholtz.cli import Parser, output_file, positive_int
 from helmholtz.errors import UsageError, cli_main
 from helmholtz.runs import level_dir
 
@@ -99,13 +98,10 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="the PNG file to write")
     args = p.parse_args(argv)
     levels = list(dict.fromkeys(parse_level(q) for q in args.quality))
-    out = Path(args.out)
-    problem = out.is_dir() and "is a folder" or folder_problem(out.parent, writable=True)
-    if problem:
-        raise UsageError(f"--out {out}: {problem}; give the path of a PNG file")
+    out = output_file(args.out)
     orientation = "upright" if args.fixed else "transposed"
     fig = draw(args.dataset, levels, args.cache_dir, orientation, args.rows, args.data)
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp:  # the figure as drawn, at its own size
         fig.savefig(tmp, format="png")
     print(f"wrote {out} ({', '.join(level_dir(LEVEL_NAME, v) for v in levels)})")
 

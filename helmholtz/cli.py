@@ -111,6 +111,16 @@ def folder_problem(path, writable):
     return None
 
 
+def output_file(path, what="a PNG file"):
+    """`path` as a file to write, checked before any work: a UsageError when it is a
+    folder or its folder cannot be written."""
+    path = Path(path)
+    problem = "is a folder" if path.is_dir() else folder_problem(path.parent, writable=True)
+    if problem:
+        raise UsageError(f"--out {path}: {problem}; give the path of {what}")
+    return path
+
+
 def trainer_parser(description, batch_size, num_epoch=NUM_EPOCH):
     """The flags every trainer has (helmholtz.trainer adds the level and the domain's)."""
     p = Parser(description=description)
