@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helmholtz import analysis, baselines, contrasts, plots, stats, verdicts
+from helmholtz import analysis, baselines, contrasts, grids, plots, stats, verdicts
 from helmholtz.analysis import format_level, sorted_levels
 from helmholtz.cache import write_text
 from helmholtz.cli import positive_float, positive_int
@@ -182,7 +182,7 @@ def _grid_table(grid, runs):
     table.columns = [format_level(c) for c in grid.columns]
     bits = {}
     for text in runs["bits_per_sample_at"].dropna():
-        for level, b in analysis.level_dict(text).items():
+        for level, b in grids.level_dict(text).items():
             bits.setdefault(format_level(level), []).append(float(b))
     table.insert(0, "train \\ test", [format_level(v) for v in grid.index])
     bits_row = {"train \\ test": "test bits/sample",
@@ -208,7 +208,7 @@ def _confusion_section(runs, models, name, out):
         levels = sorted_levels(model_runs["level"])
         wanted = [model.reference] + ([levels[0]] if levels[0] != model.reference else [])
         names = _class_names(model_runs)
-        matrices = analysis.confusions(model_runs, wanted, len(names) if names else None)
+        matrices = grids.confusions(model_runs, wanted, len(names) if names else None)
         if not matrices:
             continue
         if names and len(names) < next(iter(matrices.values())).shape[0]:
@@ -222,7 +222,7 @@ def _confusion_section(runs, models, name, out):
 
 # ---------------------------------------------------------------- report
 
-def _experiment_section(exp, name, complete, summary, rate, models, levels, grids, out, metric,
+def _experiment_section(exp, name, complete, summary, rate, models, levels, grid_tables, out, metric,
                         n_boot, alpha):
     """The markdown of one experiment: claims, summary, curves and plots, confusions, grids."""
     md = [f"## {experiment_title(exp)}", ""]
@@ -264,13 +264,13 @@ def _experiment_section(exp, name, complete, summary, rate, models, levels, grid
            "Test accuracy (%) of each run's best checkpoint on test data compressed at "
            "another level, mean over seeds; the lossless row is the \"train clean, test "
            "compressed\" control.", ""]
-    keys = [k for k in analysis.model_groups(runs) if k in grids]
+    keys = [k for k in analysis.model_groups(runs) if k in grid_tables]
     if not keys:
         md += ["_No plot: no run was tested at other levels._", ""]
     for key in keys:
         model_runs = analysis.select(runs, key)
-        path = plots.grid(grids[key], key[3], model_runs, out / f"grid_{name}_{_slug(key[3])}.png")
-        md += [f"#### {key[3]}", "", markdown_table(_grid_table(grids[key], model_runs)), "",
+        path = plots.grid(grid_tables[key], key[3], model_runs, out / f"grid_{name}_{_slug(key[3])}.png")
+        md += [f"#### {key[3]}", "", markdown_table(_grid_table(grid_tables[key], model_runs)), "",
                _image(out, path, f"train x test grid of {key[3]}", ""), ""]
     return md
 
@@ -296,7 +296,7 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     models, levels = analysis.tests_table(results, margin, alpha, n_boot)
     write_results(models.merge(levels, on=analysis.GROUP, how="left", suffixes=("", "_level")),
                   out / "tests.csv")
-    grids = analysis.test_grid(results)
+    grid_tables = grids.test_grid(results)
     complete = analysis.complete_runs(results)
     found = experiments(results)
 
@@ -325,7 +325,7 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     shared = found.groupby(["domain", "dataset"])["experiment"].transform("size").gt(1) if len(found) else []
     for exp, several in zip(found.itertuples(index=False), shared):
         name = _slug(exp.domain, exp.dataset) + (f"_{exp.experiment}" if several else "")
-        md += _experiment_section(exp, name, complete, summary, rate, models, levels, grids, out,
+        md += _experiment_section(exp, name, complete, summary, rate, models, levels, grid_tables, out,
                                   metric, n_boot, alpha)
 
     md += contrasts.contrast_section(complete, margin, alpha, n_boot)

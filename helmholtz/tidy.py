@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helmholtz.analysis import level_dict, parse_level, sorted_levels
+from helmholtz.analysis import parse_level, sorted_levels
+from helmholtz.grids import level_dict
 from helmholtz.cache import atomic_path
 
 OWN_LEVEL_ONLY = ("paper_accuracy", "best_val_accuracy", "convergence_epoch")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from helmholtz import analysis, stats
+from helmholtz import analysis, grids, stats
 from helmholtz.errors import UsageError
 from helmholtz.results import collect
 from helpers import write_history
@@ -62,7 +62,7 @@ def test_train_test_grid_averages_seeds_and_fills_the_diagonal():
     runs["test_accuracy_at"] = [json.dumps({"lossless": 0.6, "5": 0.4}),
                                 json.dumps({"lossless": 0.7, "5": 0.5}),
                                 json.dumps({"25": 0.75})]
-    grid = analysis.test_grid(runs)[("1a2b3c4d5e6f", "cifar", "cifar10", "all-cnns")]
+    grid = grids.test_grid(runs)[("1a2b3c4d5e6f", "cifar", "cifar10", "all-cnns")]
     assert list(grid.index) == [25, "lossless"] and list(grid.columns) == [5, 25, "lossless"]
     assert grid.loc[25, "lossless"] == pytest.approx(0.65)
     assert grid.loc[25, 25] == pytest.approx(0.85)  # own level from test_accuracy
@@ -72,7 +72,7 @@ def test_train_test_grid_averages_seeds_and_fills_the_diagonal():
 
 
 def test_no_grid_without_cross_level_tests():
-    assert analysis.test_grid(results_of({25: 0.8, "lossless": 0.8})) == {}
+    assert grids.test_grid(results_of({25: 0.8, "lossless": 0.8})) == {}
 
 
 @pytest.mark.parametrize("options", [dict(margin=-0.01), dict(margin=0), dict(margin=1.5),
@@ -233,7 +233,7 @@ def test_a_model_at_one_level_has_nothing_to_compare(tmp_path):
 def test_confusion_matrices_sum_the_seeds(tmp_path):
     root = write_runs(tmp_path, {5: 0.7, "lossless": 0.85}, seeds=(0, 1))
     runs = analysis.complete_runs(collect(root)[0])
-    matrices = analysis.confusions(runs, ["lossless", 5], 12)
+    matrices = grids.confusions(runs, ["lossless", 5], 12)
     assert list(matrices) == ["lossless", 5] and matrices[5].shape == (12, 12)
     assert matrices[5].sum() == 2 * EXAMPLES
     assert matrices["lossless"].trace() / (2 * EXAMPLES) == pytest.approx(0.85, abs=0.03)
