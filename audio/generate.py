@@ -23,7 +23,7 @@ material that ships with Debian, for machines that cannot download IDMT:
   note's peak) is added before the effect, as in a DI recording.
 - As in IDMT, clip j of every class starts from the same dry note j, so a
   class differs from another only by its effect; the note is in the file
-  name, `<Class>/note<j>-<Class>-<setting>.wav`, so that audio/data.py keeps
+  name, `<Class>/note<j>-<Class>-<setting>.wav`, so that audio/sources.py keeps
   every version of a note in one split.
 - Effects: numpy/scipy code in this file (no GPL dependency), each at three
   fixed settings (`SETTINGS`), chosen per clip. The settings are strong and

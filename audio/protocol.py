@@ -9,7 +9,7 @@ training. The held-out test split, which the original never used, is
 evaluated once at the end. By default the original's frequency-axis
 BatchNormalization is kept; `--fixed` normalises over channels instead and
 holds out whole notes (every effect version of a note, where the file names
-say it: audio/data.py note_key), the last 25% of every training clip in a
+say it: audio/sources.py note_key), the last 25% of every training clip in a
 fixed shuffle of the notes. config.json records the mean size per clip in
 bits, total and payload (audio/codec.py), at the training level and at each
 --test_bitrate.
@@ -81,7 +81,7 @@ def hold_out(classes, labels, files, val, batch_size, seed, fixed):
     stopped at the last multiple of the batch size, shuffled with
     np.random.seed(seed); Keras' validation_split then kept the first
     int(N * (1 - val)) for training. --fixed: every clip; the notes
-    (audio/data.py note_key; a file naming none is a note of its own) in a
+    (audio/sources.py note_key; a file naming none is a note of its own) in a
     fixed shuffle, whole notes from the end held out until at least
     round(N * val) clips are (exactly those, and the last round(N * val) of a
     fixed shuffle of the clips, when no file names a note).

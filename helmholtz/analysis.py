@@ -1,6 +1,6 @@
-"""From the results table to the numbers of the report: rate-accuracy curves, the
-paired tests of each model (helmholtz.stats on the runs' predictions.npz) and
-the train level x test level grid.
+"""From the results table to the numbers of the report: rate-accuracy curves and
+the paired tests of each model (helmholtz.stats on the runs' predictions.npz);
+the train level x test level grid is in helmholtz.grids.
 
 For one model of one experiment (helmholtz.runs.experiment_key: the same
 domain, dataset, protocol, optimizer, epochs, ...) with compression levels L,
@@ -13,7 +13,7 @@ cutoff q* is the last level before the first that fails, and
     noise_bits = b(R) - b(q*)
 
 docs/method.md states the procedure and when it is not estimable. The rate
-and grid tables are pure functions of the results table that
+tables are pure functions of the results table that
 helmholtz.results.collect builds (one row per run); the tests also read each
 run's folder. Runs of different experiments are never pooled.
 """

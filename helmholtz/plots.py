@@ -1,8 +1,8 @@
 """The report's plots, as PNG files (matplotlib's Figure: no display, no global state).
 
-Each function takes the tables of helmholtz.results / helmholtz.analysis for
-one experiment, writes one file atomically and returns its path, or None when
-there is nothing to plot.
+Each function takes the tables of helmholtz.results / helmholtz.analysis /
+helmholtz.grids for one experiment, writes one file atomically and returns its
+path, or None when there is nothing to plot.
 """
 import matplotlib
 import numpy as np

@@ -6,7 +6,8 @@ the collection: first the paper's claims and their verdicts on this data
 (from the paired tests of helmholtz.analysis / helmholtz.stats on the runs'
 per-example predictions), then the per-level tests, the summary over seeds,
 rate-accuracy curves and plots (helmholtz.plots), confusion matrices and the
-train x test grid. Runs of different experiments are never averaged together.
+train x test grid (helmholtz.grids). Runs of different experiments are never
+averaged together.
 """
 import math
 import re
