@@ -20,6 +20,9 @@ def cli_main(main):
         return main()
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
+    except BrokenPipeError:  # whoever read our output stopped (`| head`): stop quietly too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        sys.exit(141)  # 128 + SIGPIPE, as a C program killed by it
     except OSError as e:
         if e.errno == errno.ENOSPC:
             print(f"error: disk full while writing {e.filename or 'output'}; "

@@ -110,7 +110,7 @@ def sweep_command(domain, models, levels, log_dir, args, train_args):
 
 
 def audio_split(clips_per_class):
-    """(fit, validation, test) clips: per class int(0.8 n) train (audio/data.py), of which
+    """(fit, validation, test) clips: per class int(0.8 n) train (audio/sources.py), of which
     --fixed holds 25% out for validation."""
     train = len(audio.CLASSES) * int(0.8 * clips_per_class)
     val = train // 4

@@ -1,12 +1,14 @@
 """What a newcomer sees: every flag's --help gives its meaning and default; one seed
 default for single runs and sweeps."""
 import argparse
+import subprocess
+import sys
 
 import pytest
 
 from audio import SPEC as AUDIO
 from cifar import SPEC as CIFAR
-from helmholtz import sweep, trainer
+from helmholtz import REPO, sweep, trainer
 from helmholtz.cli import DEFAULT_SEED, DefaultsFormatter
 
 
@@ -49,3 +51,11 @@ def test_single_runs_and_sweeps_share_the_seed_default(monkeypatch):
     args, _ = sweep.parse_args(["audio", "--dry_run"])
     assert args.seeds == [DEFAULT_SEED]
     assert {r.seed for r in sweep.plan("audio", log_dir="logs")} == {DEFAULT_SEED}
+
+
+def test_a_listing_cut_short_by_its_reader_ends_quietly():
+    # `... --dry_run | head -1`: the sweep's later lines meet a closed pipe
+    shell = subprocess.run(f"{sys.executable} scripts/sweep.py cifar --grid full --dry_run | head -n 1",
+                           shell=True, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert shell.stdout.count("\n") == 1
+    assert shell.stderr == ""
