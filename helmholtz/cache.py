@@ -209,10 +209,3 @@ def parallel_map(fn, items, desc, workers=None, chunksize=None):
         return [fn(x) for x in tqdm(items, **bar)]
     with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
         return list(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
-
-
-def require_file(path, what, fix):
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{what} not found at {path}; {fix}")
-    return path
