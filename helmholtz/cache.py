@@ -32,7 +32,6 @@ import numpy as np
 from tqdm import tqdm
 
 from helmholtz import REPO
-from helmholtz.errors import UsageError
 
 
 def cache_dir(override=None):
