@@ -97,10 +97,7 @@ def trainer_path(spec, facts):
     from helmholtz.cli import model_name
     args = trainer.parse_args(spec, [])
     name = model_name(spec.models, args.setting, args.model)
-    # The optimizer's settings, a flag's value where the setting is also a flag, as
-    # trainer.settings records them; that function also resolves the dataset, which
-    # the benchmark's own data has none of.
-    optimizer = {k: getattr(args, k, v) for k, v in spec.optimizer.items()}
+    optimizer = trainer.optimizer_settings(spec, args)  # as config.json records them
     return TrainerPath(build=lambda: spec.build_model(name, args, facts),
                        make_optimizer=lambda: spec.make_optimizer(optimizer),
                        transform=spec.make_transform(args, facts), batch_size=args.batch_size)
