@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEMO_LOGS ?= demo/runs
 DEMO_OUT ?= demo/report
 SEEDS ?= 0
-STUDY_JOBS ?= 1
+STUDY_JOBS ?= 2
 STUDY_ARGS ?=
 
 .PHONY: setup test demo study reproduce bench paras
