@@ -108,6 +108,13 @@ def noise_bits(model):
     """(d) Noise bits b(R) - b(q*), payload and total, with their bootstrap range."""
     if not model.estimable:
         return f"**Not estimable**: {model.reason}."
+    if model.q_star == model.reference:
+        kind = "payload" if pd.notna(model.noise_payload) else "total"
+        return (f"**None shown**: no compressed level is shown non-inferior, so no bits are shown "
+                f"to be noise at these sizes; over the bootstrap replicates the cutoff would remove "
+                f"up to {bits_text(getattr(model, f'noise_{kind}_high'))} {kind} bits per sample "
+                f"(95th percentile) of b(R) = "
+                f"{bits_text(getattr(model, f'bits_reference_{kind}'))}.")
     def one(kind, reference):
         point, low, high = (getattr(model, f"noise_{kind}{s}") for s in ("", "_low", "_high"))
         share = f", {point / reference:.1%} of b(R) = {bits_text(reference)}" if reference > 0 else ""

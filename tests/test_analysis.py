@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from helmholtz import analysis, grids, stats
+from helmholtz import analysis, grids, stats, verdicts
 from helmholtz.errors import UsageError
 from helmholtz.results import collect
 from helpers import write_history
@@ -161,6 +161,18 @@ def test_a_sweep_flat_down_to_25_has_its_cutoff_and_noise_bits_there(tmp_path):
     assert list(levels["level"]) == ["lossless", 100, 25, 5, 1]  # high to low quality
     assert list(levels["decision"]) == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
                                         stats.NOT_SHOWN, stats.NOT_TESTED]
+
+
+def test_when_no_compressed_level_passes_no_bits_are_called_noise(tmp_path):
+    # the first compressed level is truly worse by twice the margin: q* is the reference,
+    # and the report must not print "0 noise bits" as if it were a measurement
+    models, levels = paired_tests(write_runs(tmp_path, {1: 0.40, 25: 0.81, "lossless": 0.85}))
+    model = models.loc["all-cnns"]
+    assert model.estimable and model.q_star == "lossless"
+    assert list(levels["decision"]) == [stats.REFERENCE, stats.NOT_SHOWN, stats.NOT_TESTED]
+    text = verdicts.noise_bits(model)
+    assert text.startswith("**None shown**") and "payload bits" in text
+    assert "Not shown at any compressed level" in verdicts.no_loss(model, levels)
 
 
 def test_without_payload_bits_noise_bits_are_total_bits_and_say_so(tmp_path):
