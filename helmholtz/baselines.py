@@ -8,6 +8,8 @@ least `name`, `level`, `accuracy` and `test_size`. Example figures are the
 import json
 from pathlib import Path
 
+from scipy.stats import binomtest
+
 from helmholtz.analysis import level_key
 
 FIELDS = ("name", "level", "accuracy", "test_size")
@@ -29,6 +31,12 @@ def read_baselines(out_dir):
     return records, unreadable
 
 
+def _binomial_interval(accuracy, n):
+    """Clopper-Pearson 90% interval of an accuracy measured on n test examples, in %."""
+    ci = binomtest(round(accuracy * n), n).proportion_ci(confidence_level=0.9)
+    return f"{100 * ci.low:.2f} to {100 * ci.high:.2f}"
+
+
 def baseline_section(out_dir):
     """Markdown lines: the baselines' test accuracy by level, or [] when there are none."""
     records, unreadable = read_baselines(out_dir)
@@ -36,9 +44,11 @@ def baseline_section(out_dir):
         return []
     md = ["## Baseline", "",
           "A model without a network, fitted on the train split and scored once on the test "
-          "split at each level (its own records in `baseline/`).", "",
-          "| baseline | level | test acc. % | test examples |", "|---|---|---|---|"]
-    md += [f"| {r['name']} | {r['level']} | {100 * r['accuracy']:.2f} | {r['test_size']} |"
+          "split at each level (its own records in `baseline/`). The fit is deterministic, so "
+          "the interval is the test set's sampling noise alone (exact binomial, 90%).", "",
+          "| baseline | level | test acc. % (90%) | test examples |", "|---|---|---|---|"]
+    md += [f"| {r['name']} | {r['level']} | {100 * r['accuracy']:.2f} "
+           f"({_binomial_interval(r['accuracy'], r['test_size'])}) | {r['test_size']} |"
            for r in records]
     if unreadable:
         md += ["", f"Unreadable baseline records, left out: {', '.join(unreadable)}."]
