@@ -77,10 +77,11 @@ def test_the_baseline_section_is_a_table_by_level_with_lossless_last(tmp_path):
     (tmp_path / "baseline" / "broken.json").write_text("{")
     md = baseline_section(tmp_path)
     rows = [line for line in md if line.startswith("| logistic")]
+    # Clopper-Pearson bounds, from the beta quantiles: 
+    # beta.ppf(0.05, k, n - k + 1) and beta.ppf(0.95, k + 1, n - k), k correct of n = 360
     assert [row.split(" | ")[1:] for row in rows] == [
         ["8", "50.00 (45.54 to 54.46)", "360 |"], ["16", "61.00 (56.69 to 65.40)", "360 |"],
         ["64", "69.00 (64.63 to 72.91)", "360 |"], ["lossless", "71.25 (66.92 to 75.04)", "360 |"]]
-    # Clopper-Pearson bounds, from the beta quantiles: beta.ppf(0.05, k, n - k + 1), beta.ppf(0.95, k + 1, n - k)
     assert md[md.index(rows[0]) - 2].startswith("| baseline | level | test acc. % (90%) | test examples")
     assert any("broken.json" in line for line in md)
 
