@@ -77,7 +77,7 @@ def test_the_baseline_section_is_a_table_by_level_with_lossless_last(tmp_path):
     (tmp_path / "baseline" / "broken.json").write_text("{")
     md = baseline_section(tmp_path)
     rows = [line for line in md if line.startswith("| logistic")]
-    # Clopper-Pearson bounds, from the beta quantiles: 
+    # Clopper-Pearson bounds, from the beta quantiles:
     # beta.ppf(0.05, k, n - k + 1) and beta.ppf(0.95, k + 1, n - k), k correct of n = 360
     assert [row.split(" | ")[1:] for row in rows] == [
         ["8", "50.00 (45.54 to 54.46)", "360 |"], ["16", "61.00 (56.69 to 65.40)", "360 |"],
