@@ -120,8 +120,9 @@ def _default_model(runs):
     return min(counts.index, key=lambda m: (-counts[m], settings[m], m))
 
 
-def _claims(models, levels, main, n_boot, alpha):
-    """The paper's claims and their verdicts, for the main model and across architectures."""
+def _claims(models, levels, main, n_boot, alpha, other_models_in=()):
+    """The paper's claims and their verdicts, for the main model and across architectures.
+    other_models_in: titles of experiments on the same data that ran other models."""
     md = ["### The paper's claims on this data", ""]
     found = models[models["model"] == main]
     if found.empty:
@@ -154,9 +155,11 @@ def _claims(models, levels, main, n_boot, alpha):
            "summary below; it favours levels that plateau lower, so the verdict uses the common target.",
            f"- **(d) The bits removed measure noise: b(R) - b(q\\*).** {verdicts.noise_bits(model)}"]
     others = verdicts.architectures_table(models, levels, main)
+    elsewhere = "".join(f" Other models ran on this data in {title}: see its section." for title in
+                        other_models_in)
     md += ["- **(e) Across architectures.** " + (
         "The same tests for the other models, at the levels they ran:" if len(others) else
-        "No other model was run in this experiment."), ""]
+        "No other model was run in this experiment." + elsewhere), ""]
     if len(others):
         md += [markdown_table(others), ""]
     if model.note:
@@ -223,8 +226,17 @@ def _confusion_section(runs, models, name, out):
 
 # ---------------------------------------------------------------- report
 
+def _other_models_in(exp, found, complete):
+    """Titles of the other experiments on exp's domain and dataset that ran models exp did not."""
+    own = set(complete.loc[complete["experiment"] == exp.experiment, "model"])
+    return [experiment_title(other) for other in found.itertuples(index=False)
+            if (other.domain, other.dataset) == (exp.domain, exp.dataset)
+            and other.experiment != exp.experiment
+            and set(complete.loc[complete["experiment"] == other.experiment, "model"]) - own]
+
+
 def _experiment_section(exp, name, complete, summary, rate, models, levels, grid_tables, out, metric,
-                        n_boot, alpha):
+                        n_boot, alpha, other_models_in=()):
     """The markdown of one experiment: claims, summary, curves and plots, confusions, grids."""
     md = [f"## {experiment_title(exp)}", ""]
     runs = complete[complete["experiment"] == exp.experiment]
@@ -232,7 +244,7 @@ def _experiment_section(exp, name, complete, summary, rate, models, levels, grid
     part_models = models[models["experiment"] == exp.experiment]
     if len(runs):
         md += _claims(part_models, levels[levels["experiment"] == exp.experiment],
-                      _default_model(runs), n_boot, alpha)
+                      _default_model(runs), n_boot, alpha, other_models_in)
     md += ["### Summary", "", "Complete runs only; mean ± std over seeds (n seeds); convergence "
            "as the paper printed it (the 0-based index of the first epoch of the window), over "
            "the seeds that converged.", ""]
@@ -327,7 +339,7 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     for exp, several in zip(found.itertuples(index=False), shared):
         name = _slug(exp.domain, exp.dataset) + (f"_{exp.experiment}" if several else "")
         md += _experiment_section(exp, name, complete, summary, rate, models, levels, grid_tables, out,
-                                  metric, n_boot, alpha)
+                                  metric, n_boot, alpha, _other_models_in(exp, found, complete))
 
     md += contrasts.contrast_section(complete, margin, alpha, n_boot)
     md += baselines.baseline_section(out)

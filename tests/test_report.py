@@ -271,6 +271,25 @@ def test_runs_of_other_experiments_are_summarised_and_reported_apart(tmp_path):
     assert (tmp_path / "out" / f"accuracy_vs_level_cifar_cifar10_{keys['a']}.png").exists()
 
 
+def test_the_main_experiment_points_to_where_the_other_models_ran(tmp_path):
+    # as in the study: the first model's level sweep, and the other models in a shorter experiment
+    logs = tmp_path / "logs"
+    for seed in (0, 1):
+        for level in (5, "lossless"):
+            make_run(logs / "main", level, seed, [0.80] * 12, predicted=0.8)
+            for setting, model in enumerate(("cnns-dense-64", "all-cnnsx2"), 1):
+                make_run(logs / "controls", level, seed, [0.60] * 2, model=model, setting=setting,
+                         predicted=0.6)
+    text = write_report(logs, tmp_path / "out").read_text()
+    across = [line for line in text.splitlines() if line.startswith("- **(e) Across architectures.**")]
+    main, = [line for line in across if "No other model was run in this experiment" in line]
+    assert "Other models ran on this data in cifar / cifar10, experiment" in main
+    assert "(num_epoch=2): see its section." in main
+    # the shorter experiment tests its own models against each other, with no pointer
+    assert sum("The same tests for the other models" in line for line in across) == 1
+    assert sum("Other models ran" in line for line in across) == 1
+
+
 def test_a_seed_run_twice_in_one_experiment_keeps_the_newest_and_says_so(tmp_path):
     logs = tmp_path / "logs"
     old = make_run(logs / "first", 25, 0, [0.40] * 12)
