@@ -97,8 +97,9 @@ def _what_was_run(results, found):
     if commits:
         text += f"\n\nCode: git commit {', '.join(commits)}."
     if short:
-        text += ("\n\n**Shortened run.** " + "; ".join(short) + ". These numbers show that the "
-                 "pipeline works; they are illustrative only and do not reproduce the paper's.")
+        text += ("\n\n**Shortened run.** " + "; ".join(short) + ". Their numbers are not the paper's "
+                 "and are not meant to reproduce them; the claims below are tested at these sizes, "
+                 "and the intervals say how far the data can tell.")
     return text
 
 
