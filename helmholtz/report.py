@@ -329,6 +329,15 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     if warnings:
         md += ["## Warnings", ""] + [f"- {line}" for line in warnings] + [""]
     md += ["## What was run", "", _what_was_run(results, found), ""]
+    if len(models):
+        md += ["## Verdicts at a glance", "",
+               "Every model of every experiment: q\\* is the lowest level non-inferior to the "
+               f"reference within {100 * margin:.1f} points in the fixed sequence from high to low "
+               "quality (the reference itself when none passes); noise bits are b(R) - b(q\\*) "
+               "per sample with their 5-95% bootstrap range; the lowest level's difference has its "
+               "90% interval (significant when it excludes 0). Each experiment's section below "
+               "gives the tests behind these, and convergence.", "",
+               markdown_table(verdicts.tests_summary(models)), ""]
     figures = baselines.example_figures(out)  # drawn from the data caches by the study
     if figures:
         md += ["## Examples at each level", "",

@@ -193,6 +193,8 @@ def tests_summary(models):
         if not model.estimable or pd.isna(point):
             return "-"
         low, high = getattr(model, f"noise_{kind}_low"), getattr(model, f"noise_{kind}_high")
+        if model.q_star == model.reference:
+            return f"none shown (up to {bits_text(high)})"
         return f"{bits_text(point)} ({bits_text(low)} to {bits_text(high)})"
     return pd.DataFrame({
         "experiment": models["experiment"], "model": models["model"],

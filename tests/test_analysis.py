@@ -173,6 +173,8 @@ def test_when_no_compressed_level_passes_no_bits_are_called_noise(tmp_path):
     text = verdicts.noise_bits(model)
     assert text.startswith("**None shown**") and "payload bits" in text
     assert "Not shown at any compressed level" in verdicts.no_loss(model, levels)
+    glance = verdicts.tests_summary(models.reset_index()).iloc[0]
+    assert glance["noise bits, payload (5-95%)"].startswith("none shown (up to ")
 
 
 def test_without_payload_bits_noise_bits_are_total_bits_and_say_so(tmp_path):

@@ -187,6 +187,11 @@ def test_report_states_each_claim_and_its_verdict(tmp_path):
     assert "| 5 | - | 2,000 | 50.00 (" in by_level and "| not shown | yes |" in by_level
     tests = pd.read_csv(tmp_path / "out" / "tests.csv", dtype={"q_star": str})
     assert set(tests.loc[tests["model"] == "all-cnns", "q_star"]) == {"25"}
+    glance = text.split("## Verdicts at a glance")[1].split("\n## ")[0]
+    row, = [line for line in glance.splitlines() if "| all-cnns |" in line]
+    assert "| lossless | 25 |" in row and "| 18,000 (18,000 to 18,000) |" in row
+    assert "| 5: -30.0 (" in row
+    assert "| cnns-dense-64 |" in glance and "not estimable" in glance
 
 
 def test_report_says_when_the_data_identify_no_cutoff(tmp_path):
