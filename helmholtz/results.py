@@ -336,7 +336,7 @@ def summary_text(results, problems, warnings, root, tests=None):
         paired = tests[tests["experiment"] == row.experiment] if tests is not None else []
         if len(paired):
             lines += ["Paired tests on the test predictions (docs/method.md):",
-                      paired.drop(columns="experiment").to_string(index=False), ""]
+                      paired.drop(columns=["experiment", "data"]).to_string(index=False), ""]
     apart = set_apart_table(results, root)
     if len(apart):
         lines += ["Runs not averaged in:", apart.to_string(index=False), ""]

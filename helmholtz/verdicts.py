@@ -197,8 +197,9 @@ def tests_summary(models):
             return f"none shown (up to {bits_text(high)})"
         return f"{bits_text(point)} ({bits_text(low)} to {bits_text(high)})"
     return pd.DataFrame({
-        "experiment": models["experiment"], "model": models["model"],
-        "reference": models["reference"].map(format_level),
+        "experiment": models["experiment"],
+        "data": [f"{m.domain} / {m.dataset}" for m in models.itertuples(index=False)],
+        "model": models["model"], "reference": models["reference"].map(format_level),
         "q*": [format_level(m.q_star) if m.estimable else "not estimable"
                for m in models.itertuples(index=False)],
         "q* range": [f"{format_level(m.q_high)} to {format_level(m.q_low)}" if m.estimable else "-"
