@@ -289,6 +289,13 @@ def _experiment_section(exp, name, complete, summary, rate, models, levels, grid
     return md
 
 
+def _shown_path(path):
+    """A path as the report names it: relative to the working folder when inside it, so a
+    committed report does not carry the folder of the machine that wrote it."""
+    path = Path(path).absolute()
+    return path.relative_to(Path.cwd()).as_posix() if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot=stats.N_BOOT,
                  alpha=stats.ALPHA):
     """Write report.md, results.csv, tests.csv (the paired tests by level) and PNG plots
@@ -315,7 +322,7 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     found = experiments(results)
 
     md = [f"# Results: {out.name}", "",
-          f"Collected from `{root}`: {len(results)} readable run folders in {len(found)} experiment(s), "
+          f"Collected from `{_shown_path(root)}`: {len(results)} readable run folders in {len(found)} experiment(s), "
           f"{len(complete)} complete runs averaged. The claims are tested on each run's "
           f"per-example test predictions (margin {margin:g}); the summary, rate-accuracy tables "
           f"and plots use the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "

@@ -376,3 +376,12 @@ def test_report_shows_a_precision_contrast_the_baseline_and_the_example_figures(
     assert "## Baseline" in text and "logistic regression" in text and "61.0" in text
     assert "![examples_cifar.png](examples_cifar.png)" in text
     assert (out / "results_long.csv").exists()
+
+
+def test_a_report_names_its_runs_folder_relative_to_where_it_was_written(tmp_path, monkeypatch):
+    # a committed report must not carry the absolute folder of the machine that wrote it
+    make_tree(tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=100).read_text()
+    intro = text.split("## What was run")[0]
+    assert "Collected from `logs`:" in intro and str(tmp_path) not in intro
