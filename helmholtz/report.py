@@ -322,7 +322,8 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     found = experiments(results)
 
     md = [f"# Results: {out.name}", "",
-          f"Collected from `{_shown_path(root)}`: {len(results)} readable run folders in {len(found)} experiment(s), "
+          f"Collected from `{_shown_path(root)}`: {len(results)} readable run folders in "
+          f"{len(found)} experiment(s), "
           f"{len(complete)} complete runs averaged. The claims are tested on each run's "
           f"per-example test predictions (margin {margin:g}); the summary, rate-accuracy tables "
           f"and plots use the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "
