@@ -25,6 +25,7 @@ import numpy as np
 from audio import data as audio_data
 from helmholtz.cache import write_json
 from helmholtz.cli import Parser, folder_problem, seed_value
+from helmholtz.outputs import claim, record
 from helmholtz.errors import UsageError, cli_main
 
 NAME = "logistic regression on pooled mel statistics"
@@ -90,9 +91,11 @@ def main(argv=None):
             Path(args.json).parent, writable=True)
         if problem:
             raise UsageError(f"--json {args.json}: {problem}; give the path of a file to write")
+        claim(Path(args.json).parent, [Path(args.json).name], "choose another --json")
     result = baseline(args.bitrate, args.data, args.cache_dir, args.seed)
     if args.json is not None:
         write_json(args.json, {"name": NAME, **result})
+        record(Path(args.json).parent, [Path(args.json).name])
     chance = 1 / len(result["classes"])
     print(f"{NAME}, bitrate {result['level']}: "
           f"test accuracy {result['accuracy']:.3f} ({result['test_size']} test clips, "

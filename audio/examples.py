@@ -19,6 +19,7 @@ from audio import data as audio_data
 from audio.codec import LOSSLESS
 from helmholtz.cache import atomic_path, cache_dir as default_cache_dir
 from helmholtz.cli import Parser, output_file, positive_int
+from helmholtz.outputs import writing
 from helmholtz.errors import UsageError, cli_main
 
 CELL_INCHES = (2.0, 1.5)  # one spectrogram's width and height in the figure
@@ -95,9 +96,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     levels = list(dict.fromkeys(audio_data.parse_level(b) for b in args.bitrate))
     out = output_file(args.out)
-    fig = draw(levels, args.cache_dir, args.rows, args.data)
-    with atomic_path(out) as tmp:  # the figure as drawn, at its own size
-        fig.savefig(tmp, format="png")
+    with writing(out.parent, [out.name]):  # checked before drawing
+        fig = draw(levels, args.cache_dir, args.rows, args.data)
+        with atomic_path(out) as tmp:  # the figure as drawn, at its own size
+            fig.savefig(tmp, format="png")
     print(f"wrote {out} ({LEVEL_NAME} {' '.join(map(str, levels))})")
 
 

@@ -19,6 +19,7 @@ from cifar import data as cifar_data
 from cifar.codec import LOSSLESS, parse_level
 from helmholtz.cache import atomic_path, cache_dir as default_cache_dir
 from helmholtz.cli import Parser, output_file, positive_int
+from helmholtz.outputs import writing
 from helmholtz.errors import UsageError, cli_main
 from helmholtz.runs import level_dir
 
@@ -100,9 +101,10 @@ def main(argv=None):
     levels = list(dict.fromkeys(parse_level(q) for q in args.quality))
     out = output_file(args.out)
     orientation = "upright" if args.fixed else "transposed"
-    fig = draw(args.dataset, levels, args.cache_dir, orientation, args.rows, args.data)
-    with atomic_path(out) as tmp:  # the figure as drawn, at its own size
-        fig.savefig(tmp, format="png")
+    with writing(out.parent, [out.name]):  # checked before drawing
+        fig = draw(args.dataset, levels, args.cache_dir, orientation, args.rows, args.data)
+        with atomic_path(out) as tmp:  # the figure as drawn, at its own size
+            fig.savefig(tmp, format="png")
     print(f"wrote {out} ({', '.join(level_dir(LEVEL_NAME, v) for v in levels)})")
 
 

@@ -6,7 +6,13 @@ checkpoint (helmholtz.runs.DamagedFile) is never a traceback: a damaged
 best.keras is rebuilt from last.keras when the last epoch is the best one; a
 damaged last.keras, with --restart_damaged, gives way to best.keras when that
 is an exact state of the run, else the run starts again.
+
+Each checkpoint carries its run's identity (helmholtz.folder.run_identity:
+experiment, level, seed) as a member of its zip, `helmholtz-run.json`; one of
+another run is refused with one line before it is resumed from. Checkpoints of
+older versions carry none and are taken as they are.
 """
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -15,15 +21,38 @@ import numpy as np
 
 from helmholtz.backend import keras
 from helmholtz.cache import atomic_path, write_text
+from helmholtz.errors import UsageError
 from helmholtz.runs import (BEST, HISTORY, LAST, RESULT, SIDE_HISTORY, DamagedFile, history_text,
                             read_history_rows)
 
 
-def save_model(model, path):
-    """model.save under a temporary name unique to this process, then renamed;
-    the temporary file is removed if the save fails (a full disk)."""
+IDENTITY = "helmholtz-run.json"  # the zip member holding the run's identity
+
+
+def save_model(model, path, identity=None):
+    """model.save under a temporary name unique to this process, with the run's
+    identity, then renamed; the temporary file is removed if the save fails (a full disk)."""
     with atomic_path(path, suffix=".tmp.keras") as tmp:
         model.save(tmp)
+        if identity is not None:
+            with zipfile.ZipFile(tmp, "a") as z:
+                z.writestr(IDENTITY, json.dumps(identity, sort_keys=True))
+
+
+def check_identity(path, identity):
+    """Refuse (UsageError) a checkpoint that carries another run's identity."""
+    if identity is None:
+        return
+    try:
+        with zipfile.ZipFile(path) as z:
+            recorded = json.loads(z.read(IDENTITY)) if IDENTITY in z.namelist() else None
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return  # not whole: checkpoint_damage says so
+    if recorded is not None and recorded != identity:
+        differ = [k for k in sorted(set(identity) | set(recorded)) if recorded.get(k) != identity.get(k)]
+        raise UsageError(f"{path} is a checkpoint of another run (its {', '.join(differ)} differ: "
+                         f"{', '.join(f'{k} {recorded.get(k)}' for k in differ)}); move it away, or "
+                         "use --force to start this run again")
 
 
 def copy_checkpoint(source, path):
@@ -74,6 +103,8 @@ def resume_state(run, steps):
     run starts again."""
     folder = run.path
     rows = read_history_rows(folder / HISTORY)
+    for name in (LAST, BEST):
+        check_identity(folder / name, run.identity)
     try:
         model = load_checkpoint(folder / LAST)
     except DamagedFile as e:
@@ -127,7 +158,7 @@ def _fall_back_to_best(run, rows, steps, reason):
           flush=True)
     rows = rows[:best_epoch]
     write_text(folder / HISTORY, history_text(rows))
-    save_model(model, folder / LAST)
+    save_model(model, folder / LAST, run.identity)
     (folder / RESULT).unlink(missing_ok=True)  # of a longer history
     return model, rows
 

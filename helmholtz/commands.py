@@ -32,6 +32,7 @@ def collect_main(argv=None):
     """
     from helmholtz import analysis, verdicts
     from helmholtz.cli import Parser
+    from helmholtz.outputs import writing
     from helmholtz.report import add_test_flags
     from helmholtz.results import collect, summary_text, write_results
     from helmholtz.tidy import long_path, write_long
@@ -45,11 +46,12 @@ def collect_main(argv=None):
     out = Path(args.out or Path(args.root) / "results.csv")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'results.csv'}")
-    results, problems, warnings = collect(args.root)
-    for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    write_results(results, out)
-    long = write_long(results, long_path(out))  # one row per run and test level
+    with writing(out.parent, [out.name, long_path(out).name]):  # checked before collecting
+        results, problems, warnings = collect(args.root)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        write_results(results, out)
+        long = write_long(results, long_path(out))  # one row per run and test level
     models, _ = analysis.tests_table(results, args.margin, n_boot=args.n_boot)
     print(summary_text(results, problems, warnings, args.root, verdicts.tests_summary(models)))
     print(f"wrote {out} and {long}")

@@ -1,16 +1,20 @@
 """A run folder before its data is loaded: checks, its lock, --force, damaged files.
 
-`open_run` runs first, so a complete run answers at once and a second trainer
-of the same folder stops at once:
-- the folder must be writable, and hold only run files (helmholtz.runs)
-  unless it is a run folder of this project; other files are never touched;
+`open_run` runs first, so a complete (or diverged) run answers at once and a
+second trainer of the same folder stops at once:
+- the folder must be writable, and be new, empty or a run folder of this
+  program (helmholtz.runs.is_run_folder: its marker, written with the first
+  config.json, or an older version's config.json); any other folder is
+  refused, with --force too; files that are not a run's are never touched;
 - its lock is taken and held until the process ends; another live holder
   means exit 2 naming it, a dead one's lock is free (an OS lock);
 - --force removes the run's own files, and only those;
 - the settings known from the flags must match the recorded run;
 - config.json, history.csv and result.json are read through the checked
-  readers. A damaged result.json is recomputed from the run; a damaged config
-  or history stops with one line, or with --restart_damaged starts the run again.
+  readers. A damaged result.json is computed again from the run, but only
+  replaced once the rest of the run has checked out (nothing is removed on the
+  way to an error); a damaged config or history stops with one line, or with
+  --restart_damaged starts the run again.
 
 The checkpoints are checked after the data is loaded (helmholtz.checkpoints).
 """
@@ -19,23 +23,26 @@ import os
 from pathlib import Path
 
 from helmholtz.errors import UsageError
-from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, LOCK, RESULT, DamagedFile,
-                            is_own_file, lock_holder, read_history_rows, read_json, run_lock)
+from helmholtz.cache import write_json, write_text
+from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, LOCK, MARKER, RESULT,
+                            DamagedFile, experiment_key, is_own_file, is_run_folder, lock_holder,
+                            read_history_rows, read_json, run_lock)
 
 # Settings that may differ when a run is resumed or extended (or are derived).
 MUTABLE_SETTINGS = {"num_epoch", "test_levels", "force", "versions", "git_commit", "command",
                     "host", "started", "test_bits_per_sample_at", "bits_per_sample_at",
-                    "payload_bits_per_sample_at", "experiment"}
+                    "payload_bits_per_sample_at", "experiment", "threads", "cpu"}
 RESTART_HINT = ("pass --restart_damaged to go back to the run's last exact state (or start it "
                 "again), or --force to start it again")
 
 
 class RunFolder:
-    """An opened run folder: its path, its state ('new', 'resume' or 'complete'),
-    and whether damaged files may be restarted from."""
+    """An opened run folder: its path, its state ('new', 'resume', 'complete' or
+    'diverged'), and whether damaged files may be restarted from."""
 
-    def __init__(self, path, restart_damaged):
+    def __init__(self, path, restart_damaged, identity=None):
         self.path, self.restart_damaged, self.state = Path(path), restart_damaged, "new"
+        self.identity = identity  # what its checkpoints carry: helmholtz.checkpoints
         self.lock = None
 
     def close(self):
@@ -49,6 +56,30 @@ class RunFolder:
     def complete(self):
         return self.state == "complete"
 
+    @property
+    def finished(self):
+        """Nothing to train: complete, or diverged (its loss became non-finite)."""
+        return self.state in ("complete", "diverged")
+
+    def write_config(self, config):
+        """config.json, after the marker that makes the folder this program's run folder."""
+        if not (self.path / MARKER).is_file():
+            write_text(self.path / MARKER, "a run folder of helmholtz-dl (see helmholtz/runs.py)\n")
+        write_json(self.path / CONFIG, config)
+
+    def write_diverged(self, config, rows, epoch):
+        """result.json of a run whose loss became non-finite at `epoch`: not complete,
+        diverged, so that it is neither resumed nor averaged. Returns that record."""
+        keys = ("domain", "dataset", "model", "setting", "params", "level_name", "level", "seed",
+                "fixed", "subset", "experiment")
+        result = {**{k: config.get(k) for k in keys}, "complete": False, "diverged": True,
+                  "diverged_epoch": epoch, "epochs": len(rows)}
+        write_json(self.path / RESULT, result)
+        print(f"diverged: the loss is not finite after epoch {epoch}; training stopped, recorded "
+              f"as diverged (not complete) in {self.path / RESULT}", flush=True)
+        self.state = "diverged"
+        return result
+
     def restart(self, why):
         """Start the run again: remove its files (never others), say why."""
         print(f"{why}; starting {self.path} again", flush=True)
@@ -61,7 +92,7 @@ def open_run(folder, settings, force=False, restart_damaged=False):
 
     settings: the run's settings known from the flags (a part of its config).
     Prints and returns a complete RunFolder when there is nothing to train."""
-    run = RunFolder(folder, restart_damaged)
+    run = RunFolder(folder, restart_damaged, run_identity(settings))
     made = _make_folder(run.path)
     try:
         _refuse_foreign_files(run.path)
@@ -82,6 +113,9 @@ def open_run(folder, settings, force=False, restart_damaged=False):
     atexit.register(_tidy, run.path, made)
     if run.complete:
         print(f"{run.path} is complete; use --force to train it again", flush=True)
+    elif run.finished:
+        print(f"{run.path} diverged (its loss became non-finite; {RESULT} says at which epoch); "
+              "use --force to train it again", flush=True)
     return run
 
 
@@ -90,19 +124,30 @@ def _state(run, settings):
         return _recorded_state(run.path, settings)
     except DamagedFile as e:
         if e.path.name == RESULT:  # everything in it is computed again from the run
-            print(f"note: {e.path} is damaged ({e.reason}); computing it again", flush=True)
-            e.path.unlink()
-            return _recorded_state(run.path, settings)
+            state = _recorded_state(run.path, settings, use_result=False)  # checks the rest first
+            # Replaced (not removed) once the run is finished again: the checkpoint is checked next.
+            print(f"note: {e.path} is damaged ({e.reason}); it is computed again once the rest "
+                  "of the run checks out", flush=True)
+            return state
         if run.restart_damaged:
             run.restart(f"{e.path.name} is damaged ({e.reason})")
             return "new"
         raise DamagedFile(e.path, e.reason, RESTART_HINT) from None
 
 
+def run_identity(settings):
+    """What a checkpoint of this run carries: its experiment (a key of the settings
+    that may not change within the run), level and seed."""
+    fixed = {k: v for k, v in settings.items() if k not in MUTABLE_SETTINGS | {"num_epoch"}}
+    return {"experiment": experiment_key({**fixed, "code_family": CODE_FAMILY}),
+            "level": str(settings.get("level")), "seed": settings.get("seed")}
+
+
 def remove_run_files(folder):
-    """Remove the files a run writes (not the lock this process holds); nothing else."""
+    """Remove the files a run writes (not the lock this process holds, nor the marker);
+    nothing else."""
     for path in Path(folder).iterdir():
-        if path.name != LOCK and is_own_file(path.name) and path.is_file():
+        if path.name not in (LOCK, MARKER) and is_own_file(path.name) and path.is_file():
             path.unlink()
 
 
@@ -129,7 +174,7 @@ def differing_settings(old, new):
     return diff
 
 
-def _recorded_state(folder, settings):
+def _recorded_state(folder, settings, use_result=True):
     if not (folder / CONFIG).exists():
         left = [name for name in (HISTORY, LAST, BEST, RESULT) if (folder / name).exists()]
         if left:
@@ -137,10 +182,13 @@ def _recorded_state(folder, settings):
         return "new"
     check_same_run(folder, settings)
     rows = read_history_rows(folder / HISTORY)
-    if (folder / RESULT).exists():
-        epochs = read_json(folder / RESULT).get("epochs")
+    if use_result and (folder / RESULT).exists():
+        result = read_json(folder / RESULT)
+        epochs = result.get("epochs")
         if epochs != len(rows):
             raise DamagedFile(folder / RESULT, f"it counts {epochs} epochs, history.csv {len(rows)}")
+        if result.get("diverged") is True:
+            return "diverged"
         if epochs >= settings["num_epoch"]:
             return "complete"
         # Extended to more epochs: result.json stays until the first new epoch is written.
@@ -161,19 +209,26 @@ def _make_folder(folder):
 
 
 def _refuse_foreign_files(folder):
-    foreign = sorted(p.name for p in folder.iterdir() if not (is_own_file(p.name) and p.is_file()))
-    if foreign and not _written_by_us(folder / CONFIG):
+    """A folder that is not this program's run folder must hold nothing but a lock."""
+    if is_run_folder(folder):
+        return
+    entries = sorted(p for p in folder.iterdir() if p.name != LOCK)
+    foreign = [p.name for p in entries
+               if not (is_own_file(p.name) and p.is_file() and not p.is_symlink())]
+    if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise UsageError(f"{folder} holds files that are not a run's ({shown}); "
                          "choose a new or empty folder for --train_dir")
-
-
-def _written_by_us(config_path):
-    try:
-        config = read_json(config_path)
-    except (OSError, DamagedFile):
-        return False
-    return {"domain", "seed", "num_epoch", "versions"} <= set(config)
+    if (folder / CONFIG).is_file():
+        try:
+            read_json(folder / CONFIG)
+        except DamagedFile as e:  # say what is wrong; but nothing here is ours to start again
+            raise DamagedFile(e.path, e.reason, f"the folder has no {MARKER}, so it is not "
+                              "started again: move its files away or choose another --train_dir")
+    if entries:
+        raise UsageError(f"{folder} holds {', '.join(p.name for p in entries[:3])} but is no run "
+                         f"folder of this program (no {MARKER}, and no config.json it wrote); "
+                         "choose a new or empty folder for --train_dir, or move those files away")
 
 
 def _take_lock(folder):

@@ -6,8 +6,11 @@ runs have them too. Each row carries its experiment key
 (`helmholtz.runs.experiment_key`, computed from config.json, so runs written
 before the key was recorded get one too): only runs of one experiment are
 seeds of each other. Rows that must not be averaged say why in `excluded`:
-non-finite losses or accuracies, or a second run of a seed already collected
-(the newest one is kept). `warnings` has one line per such case.
+a run that diverged (its loss became non-finite: never complete), non-finite
+losses or accuracies, or a second run of a seed already collected (the newest
+one is kept). `warnings` has one line per such case. A folder whose records
+are not of the types and ranges this program writes (helmholtz.schema) is
+listed as unreadable, with the reason, and the others are collected.
 Summaries average complete, included runs only.
 """
 import json
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helmholtz import analysis
+from helmholtz import analysis, schema
 from helmholtz.analysis import GROUP, format_level, level_key, parse_level, sorted_levels
 from helmholtz.cache import atomic_path
 from helmholtz.errors import UsageError
@@ -27,14 +30,14 @@ from helmholtz.metrics import (WINDOW, best10_accuracy, convergence_epoch, paper
 from helmholtz.runs import CONFIG, HISTORY, PREDICTIONS, RESULT, experiment_key, \
     experiment_settings, find_runs, read_history, read_json
 
-REQUIRED = ("domain", "dataset", "model", "level", "seed")
 CHECKED = ("loss", "accuracy", "val_loss", "val_accuracy")  # history columns that must be finite
 COLUMNS = ["experiment", "domain", "dataset", "model", "setting", "params", "level_name", "level",
            "seed", "bits_per_sample", "payload_bits_per_sample", "epochs_done", "num_epoch", "complete", "excluded",
            "best_val_accuracy", "paper_accuracy", "best10_accuracy", "paper_convergence_index0",
            "convergence_epoch", "test_accuracy", "seconds_per_epoch", "fixed", "precision", "subset",
            "batch_size", "test_accuracy_at", "bits_per_sample_at", "payload_bits_per_sample_at",
-           "predictions", "git_commit", "finished", "experiment_settings", "run"]
+           "predictions", "git_commit", "finished", "experiment_settings", "run", "diverged",
+           "threads", "cpu"]
 
 
 # ---------------------------------------------------------------- one run
@@ -69,19 +72,20 @@ def read_run(folder):
     """One results row from a run folder; ValueError/OSError says what is wrong with it."""
     folder = Path(folder)
     config = _checked(read_json, folder, CONFIG)
-    if not isinstance(config, dict):
-        raise ValueError(f"{CONFIG} does not hold an object")
-    missing = [k for k in REQUIRED if k not in config]
-    if missing:
-        raise ValueError(f"{CONFIG} lacks {', '.join(missing)}")
+    problem = schema.check(config, CONFIG)
+    if problem:
+        raise ValueError(problem)
     history = _checked(lambda path: read_history(path.parent), folder, HISTORY)
     if any("val_accuracy" not in row for row in history):
         raise ValueError(f"{HISTORY} has a row without val_accuracy")
     result = _checked(read_json, folder, RESULT) if (folder / RESULT).exists() else {}
-    if not isinstance(result, dict):
-        raise ValueError(f"{RESULT} does not hold an object")
-    complete = result.get("complete") is True
-    excluded = _not_finite(history, result, complete)
+    problem = schema.check(result, RESULT)
+    if problem:
+        raise ValueError(problem)
+    diverged = result.get("diverged") is True
+    complete = result.get("complete") is True and not diverged
+    excluded = (f"diverged: non-finite loss at epoch {result.get('diverged_epoch', '?')}" if diverged
+                else _not_finite(history, result, complete))
 
     val_acc = [] if excluded else [row["val_accuracy"] for row in history]
     seconds = [row["seconds"] for row in history if "seconds" in row]
@@ -113,7 +117,8 @@ def read_run(folder):
         git_commit=config.get("git_commit"),
         finished=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(finished)),
         experiment_settings=json.dumps(experiment_settings(config), sort_keys=True, default=str),
-        run=str(folder), _mtime=finished)
+        run=str(folder), diverged=diverged, threads=config.get("threads"), cpu=config.get("cpu"),
+        _mtime=finished)
 
 
 # ---------------------------------------------------------------- all runs
@@ -155,7 +160,7 @@ def collect(root):
     for folder in folders:
         try:
             rows.append(read_run(folder))
-        except (ValueError, OSError, TypeError) as e:
+        except (ValueError, OSError, TypeError, OverflowError, RecursionError) as e:
             problems.append(f"{folder}: {e}; fix or delete the folder (training again rebuilds it)")
     warnings = [f"{r['run']}: left out of every average: {r['excluded']}" for r in rows if r["excluded"]]
     warnings += _exclude_duplicates(rows)
@@ -324,7 +329,8 @@ def summary_text(results, problems, warnings, root, tests=None):
     summary = summarize(results)
     complete = results["complete"].astype(bool)
     lines = [f"{len(results)} runs under {root} in {results['experiment'].nunique()} experiment(s): "
-             f"{int(complete.sum())} complete, {int((~complete).sum())} incomplete, "
+             f"{int(complete.sum())} complete, {int((~complete).sum())} incomplete "
+             f"({int(results['diverged'].astype(bool).sum())} diverged), "
              f"{int((results['excluded'] != '').sum())} left out, {len(problems)} unreadable", ""]
     if summary.empty:
         lines += ["No complete runs yet.", ""]

@@ -11,7 +11,13 @@ One training run = one folder, by default
 - best.keras    model with the best val_accuracy so far
 - predictions.npz  the best checkpoint's class for every test example, per
                 test level, and the labels (written just before result.json)
-- result.json   written last, atomically, only when the run is complete
+- result.json   written last, atomically, when the run is complete (or has
+                diverged: then it says so and the run is not complete)
+- .helmholtz-run  the marker of a run folder of this program, written with the
+                first config.json; --force and the trainer act only on marked
+                folders (or, for folders of older versions, on a config.json
+                this program wrote: one holding domain, seed, num_epoch and
+                versions)
 
 A folder without result.json is an unfinished run: training it again resumes.
 Besides these the trainer keeps a side history (`.history.next.csv`), temporary
@@ -36,8 +42,9 @@ from helmholtz.errors import UsageError
 CONFIG, HISTORY, RESULT = "config.json", "history.csv", "result.json"
 LAST, BEST, PREDICTIONS = "last.keras", "best.keras", "predictions.npz"
 SIDE_HISTORY, LOCK = ".history.next.csv", ".lock"
+MARKER = ".helmholtz-run"
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
-OWN_FILES = {CONFIG, HISTORY, RESULT, LAST, BEST, PREDICTIONS, SIDE_HISTORY, LOCK}
+OWN_FILES = {CONFIG, HISTORY, RESULT, LAST, BEST, PREDICTIONS, SIDE_HISTORY, LOCK, MARKER}
 # Temporary names: helmholtz.cache.atomic_path's, and the fixed ones of older trainers.
 _TEMP = re.compile(r"\.(config\.json|history\.csv|result\.json|last\.keras|best\.keras|"
                    r"predictions\.npz|history\.next\.csv)\.\w+\.tmp(\.keras)?|\.(last|best)\.tmp\.keras")
@@ -92,6 +99,23 @@ def is_own_file(name):
     return name in OWN_FILES or _TEMP.fullmatch(name) is not None
 
 
+def is_run_folder(folder):
+    """Whether `folder` is a run folder of this program: it holds the marker, or (a
+    folder of an older version) a config.json with the settings every version records."""
+    folder = Path(folder)
+    if _regular_file(folder / MARKER):
+        return True
+    try:
+        config = read_json(folder / CONFIG) if _regular_file(folder / CONFIG) else {}
+    except (OSError, DamagedFile):
+        return False
+    return {"domain", "seed", "num_epoch", "versions"} <= set(config)
+
+
+def _regular_file(path):
+    return path.is_file() and not path.is_symlink()
+
+
 # ---------------------------------------------------------------- checked readers
 
 class DamagedFile(UsageError, ValueError):
@@ -115,6 +139,8 @@ def read_json(path):
         raise DamagedFile(path, "not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise DamagedFile(path, f"invalid JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise DamagedFile(path, "nested too deeply to be a record") from None
     if not isinstance(value, dict):
         raise DamagedFile(path, "not a JSON object")
     return value

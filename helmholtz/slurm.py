@@ -30,6 +30,7 @@ from pathlib import Path
 
 from helmholtz import sweep
 from helmholtz.cache import write_text
+from helmholtz.outputs import outside_run_folders
 from helmholtz.cli import Parser, positive_int
 from helmholtz.errors import UsageError
 
@@ -136,6 +137,7 @@ def write_job(options, args, train_args, workdir=None):
         raise UsageError(f"--log_dir {log_dir} has white space, which #SBATCH --output cannot "
                          "hold; choose a folder without")
     out = Path(options.out or log_dir / "slurm").absolute()
+    outside_run_folders(out)
     job_name = options.job_name or f"helmholtz-{args.domain}"
     workdir = Path(workdir or os.getcwd()).absolute()
     # Named by their contents: a path is written once and never changes.

@@ -9,16 +9,20 @@ file with a scalar per epoch (step = epoch) for every number in history.csv:
 loss, accuracy, val_loss, val_accuracy, lr, seconds. The scalars are written
 with tf.summary.write as TensorBoard's scalar summaries are, so no TensorBoard
 install is needed to write them. Exporting again replaces the event files this
-export wrote there (their name ends in `.history`) and touches nothing else.
+export wrote there (their name ends in `.history`, and each event folder's
+manifest lists them: helmholtz.outputs) and touches nothing else; any other
+event file of that name is refused before anything is written.
 """
 import sys
 from pathlib import Path
 
 from helmholtz.cli import Parser
 from helmholtz.errors import UsageError
+from helmholtz.outputs import claim, record
 from helmholtz.runs import find_runs, read_history
 
 SUFFIX = ".history"  # ends the name of every event file written here
+EVENTS = f"events.out.tfevents.*{SUFFIX}"
 
 
 def _scalar_metadata():
@@ -33,8 +37,8 @@ def write_events(history, folder):
     import tensorflow as tf
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"events.out.tfevents.*{SUFFIX}"):
-        old.unlink()  # a previous export's: replaced, not doubled
+    for old in folder.glob(EVENTS):
+        old.unlink()  # a previous export's (claimed first: helmholtz.outputs): replaced, not doubled
     metadata = _scalar_metadata()
     writer = tf.summary.create_file_writer(str(folder), filename_suffix=SUFFIX)
     with writer.as_default():
@@ -44,18 +48,22 @@ def write_events(history, folder):
                     tf.summary.write(tag, tf.constant(float(value), tf.float32),
                                      step=int(row["epoch"]), metadata=metadata)
     writer.close()
+    record(folder, [EVENTS])
 
 
 def export(root, out):
     """Event files for every run below `root`; (runs exported, one line per folder skipped)."""
     root, out = Path(root), Path(out)
-    done, problems = 0, []
+    histories, problems = {}, []
     for folder in find_runs(root):
         try:
-            history = read_history(folder)
+            histories[folder] = read_history(folder)
         except (ValueError, OSError) as e:
             problems.append(f"{folder}: {e}; not exported")
-            continue
+    for folder in histories:  # every event folder is checked before any is written
+        claim(out / folder.relative_to(root), [EVENTS])
+    done = 0
+    for folder, history in histories.items():
         if history:
             write_events(history, out / folder.relative_to(root))
             done += 1

@@ -107,7 +107,7 @@ def main(spec, argv=None, doc=""):
     args = parse_args(spec, argv, doc)
     recorded = settings(spec, args)
     run = open_run(folder(spec, args, recorded), recorded, args.force, args.restart_damaged)
-    if run.complete:
+    if run.finished:
         return
     data, bits, bits_at, train_split = load_data(spec, args)  # before TensorFlow: caches fork workers
     facts = spec.describe(args, data, train_split)

@@ -4,7 +4,8 @@ A trainer first opens the run folder (helmholtz.folder.open_run: checks, lock,
 complete or not) and only then loads its data and calls `train_run`, which
 starts the run or resumes it after its last finished epoch. Per epoch it writes
 the history row, the best checkpoint (by val accuracy) and the last
-checkpoint; `result.json` comes last.
+checkpoint; `result.json` comes last. A run whose loss or val_loss becomes
+non-finite stops after that epoch and is recorded as diverged, not complete.
 
 Crash safety: each epoch first writes the full history to a side file, then
 replaces last.keras, then renames the side file over history.csv. A run
@@ -17,6 +18,8 @@ epoch, batch); each Dropout's random state is set at the start of every epoch
 from (seed, epoch, layer) (Keras does not save it). So a resumed run follows
 the uninterrupted run's path exactly.
 """
+import math
+import os
 import platform
 import subprocess
 import sys
@@ -123,6 +126,15 @@ def versions(libraries=()):
     return out
 
 
+def numerics():
+    """What moves a run's losses in their last digits: the threads TensorFlow's
+    operations use and the CPU model."""
+    from helmholtz.bench_machine import cpu_info
+    threads = (os.environ.get("TF_NUM_INTRAOP_THREADS")
+               or tf.config.threading.get_intra_op_parallelism_threads() or len(os.sched_getaffinity(0)))
+    return {"threads": int(threads), "cpu": cpu_info()["model"]}
+
+
 def git_commit():
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
@@ -152,9 +164,10 @@ def full_config(config, data):
 class RunRecorder(keras.callbacks.Callback):
     """Writes history, best and last checkpoints after every epoch; prints progress."""
 
-    def __init__(self, folder, rows, num_epoch):
+    def __init__(self, folder, rows, num_epoch, identity=None):
         super().__init__()
         self.folder, self.rows, self.num_epoch = Path(folder), rows, num_epoch
+        self.identity, self.diverged = identity, None  # diverged: the epoch whose loss was not finite
         self.best = max((float(r["val_accuracy"]) for r in rows), default=-1.0)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -171,14 +184,16 @@ class RunRecorder(keras.callbacks.Callback):
         (self.folder / RESULT).unlink(missing_ok=True)
         if float(logs["val_accuracy"]) > self.best:
             self.best = float(logs["val_accuracy"])
-            save_model(self.model, self.folder / BEST)
+            save_model(self.model, self.folder / BEST, self.identity)
         write_text(self.folder / SIDE_HISTORY, history_text(self.rows))
-        save_model(self.model, self.folder / LAST)
+        save_model(self.model, self.folder / LAST, self.identity)
         (self.folder / SIDE_HISTORY).replace(self.folder / HISTORY)
         print(f"epoch {epoch + 1}/{self.num_epoch}  loss {logs['loss']:.4f}  "
               f"acc {logs['accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
               f"val_acc {logs['val_accuracy']:.4f}  best {self.best:.4f}  {seconds:.1f}s",
               flush=True)
+        if not all(math.isfinite(float(logs[key])) for key in ("loss", "val_loss")):
+            self.diverged, self.model.stop_training = epoch + 1, True
 
 
 def train_run(run, config, build_model, make_optimizer, data, transform, eval_batch_size=500,
@@ -201,7 +216,7 @@ def train_run(run, config, build_model, make_optimizer, data, transform, eval_ba
     set_precision(config["precision"])
     enable_memory_growth()
     keras.utils.set_random_seed(config["seed"])
-    config = {**config, "versions": versions(libraries),
+    config = {**config, "versions": versions(libraries), **numerics(),
               "git_commit": git_commit(), "command": " ".join(sys.argv), "host": platform.node()}
 
     model, rows = resume_state(run, steps) if run.state == "resume" else (None, [])
@@ -211,16 +226,19 @@ def train_run(run, config, build_model, make_optimizer, data, transform, eval_ba
                       metrics=["accuracy"])
     else:
         print(f"resuming {folder} after epoch {len(rows)}", flush=True)
-    write_json(folder / CONFIG, config)
+    run.write_config(config)
 
     first = len(rows)
+    recorder = RunRecorder(folder, rows, num_epoch, run.identity)
     if first < num_epoch:
         train = train_batches(*data.train, bs, config["seed"], first, num_epoch, transform,
                               config.get("drop_last_batch", False))
         val = eval_batches(*data.val, eval_batch_size, transform)
         model.fit(train, validation_data=val, epochs=num_epoch, initial_epoch=first,
                   steps_per_epoch=steps, shuffle=False, verbose=1 if sys.stdout.isatty() else 0,
-                  callbacks=[ReseedDropout(config["seed"]), RunRecorder(folder, rows, num_epoch)])
+                  callbacks=[ReseedDropout(config["seed"]), recorder])
+    if recorder.diverged:
+        return run.write_diverged(config, rows, recorder.diverged)
 
     result = finish_run(folder, config, rows, data, transform, eval_batch_size)
     print(f"done: best val_accuracy {result['best_val_accuracy']:.4f} (epoch {result['best_epoch']}), "
