@@ -18,6 +18,7 @@ the train split; it is scored once on the test split. On the generated set
 The record (--json) holds name, level, accuracy, test_size, train_size,
 classes and confusion; it is written, atomically, only when the fit succeeds.
 """
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,8 @@ import numpy as np
 from audio import data as audio_data
 from helmholtz.cache import write_json
 from helmholtz.cli import Parser, folder_problem, seed_value
-from helmholtz.outputs import claim, record
 from helmholtz.errors import UsageError, cli_main
+from helmholtz.outputs import claim
 
 NAME = "logistic regression on pooled mel statistics"
 REGULARISATION = 0.1  # LogisticRegression's C (inverse strength), on standardised features
@@ -74,6 +75,15 @@ def confusion_text(result):
     return "\n".join(lines)
 
 
+def _is_record(path):
+    """Whether `path` holds a record this command wrote (it names the baseline): the
+    only file --json replaces."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("name") == NAME
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, RecursionError):
+        return False
+
+
 def main(argv=None):
     parser = Parser(description=__doc__.split("\n")[0])
     parser.add_argument("--bitrate", default="32", type=audio_data.parse_level,
@@ -91,11 +101,11 @@ def main(argv=None):
             Path(args.json).parent, writable=True)
         if problem:
             raise UsageError(f"--json {args.json}: {problem}; give the path of a file to write")
-        claim(Path(args.json).parent, [Path(args.json).name], "choose another --json")
+        claim(Path(args.json).parent, [Path(args.json).name], "choose another --json",
+              recognise=_is_record)
     result = baseline(args.bitrate, args.data, args.cache_dir, args.seed)
     if args.json is not None:
         write_json(args.json, {"name": NAME, **result})
-        record(Path(args.json).parent, [Path(args.json).name])
     chance = 1 / len(result["classes"])
     print(f"{NAME}, bitrate {result['level']}: "
           f"test accuracy {result['accuracy']:.3f} ({result['test_size']} test clips, "

@@ -34,7 +34,7 @@ def collect_main(argv=None):
     from helmholtz.cli import Parser
     from helmholtz.outputs import writing
     from helmholtz.report import add_test_flags
-    from helmholtz.results import collect, summary_text, write_results
+    from helmholtz.results import collect, is_results_table, summary_text, write_results
     from helmholtz.tidy import long_path, write_long
 
     parser = Parser(description=collect_main.__doc__.split("\n\n")[0])
@@ -46,7 +46,8 @@ def collect_main(argv=None):
     out = Path(args.out or Path(args.root) / "results.csv")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'results.csv'}")
-    with writing(out.parent, [out.name, long_path(out).name]):  # checked before collecting
+    # checked before collecting; a results table of an older version is replaced too
+    with writing(out.parent, [out.name, long_path(out).name], recognise=is_results_table):
         results, problems, warnings = collect(args.root)
         for line in warnings:
             print(f"warning: {line}", file=sys.stderr)

@@ -11,10 +11,12 @@ second trainer of the same folder stops at once:
 - --force removes the run's own files, and only those;
 - the settings known from the flags must match the recorded run;
 - config.json, history.csv and result.json are read through the checked
-  readers. A damaged result.json is computed again from the run, but only
-  replaced once the rest of the run has checked out (nothing is removed on the
-  way to an error); a damaged config or history stops with one line, or with
-  --restart_damaged starts the run again.
+  readers. A damaged result.json is computed again from the run once the rest
+  of it has checked out; one that reads but disagrees with history.csv stays
+  until the run is finished again, so a damaged history.csv or checkpoint stops
+  the run with its record intact (nothing is removed on the way to an error); a
+  damaged config or history stops with one line, or with --restart_damaged
+  starts the run again.
 
 The checkpoints are checked after the data is loaded (helmholtz.checkpoints).
 """
@@ -124,10 +126,10 @@ def _state(run, settings):
         return _recorded_state(run.path, settings)
     except DamagedFile as e:
         if e.path.name == RESULT:  # everything in it is computed again from the run
-            state = _recorded_state(run.path, settings, use_result=False)  # checks the rest first
-            # Replaced (not removed) once the run is finished again: the checkpoint is checked next.
-            print(f"note: {e.path} is damaged ({e.reason}); it is computed again once the rest "
-                  "of the run checks out", flush=True)
+            state = _recorded_state(run.path, settings, use_result=False)  # the rest checks out first
+            print(f"note: {e.path} is damaged ({e.reason}); computing it again", flush=True)
+            if not _readable(e.path):  # else it may be the intact record (history.csv the damaged
+                e.path.unlink()        # one): replaced only when the run is finished again
             return state
         if run.restart_damaged:
             run.restart(f"{e.path.name} is damaged ({e.reason})")
@@ -141,6 +143,14 @@ def run_identity(settings):
     fixed = {k: v for k, v in settings.items() if k not in MUTABLE_SETTINGS | {"num_epoch"}}
     return {"experiment": experiment_key({**fixed, "code_family": CODE_FAMILY}),
             "level": str(settings.get("level")), "seed": settings.get("seed")}
+
+
+def _readable(path):
+    try:
+        read_json(path)
+    except DamagedFile:
+        return False
+    return True
 
 
 def remove_run_files(folder):
@@ -219,12 +229,8 @@ def _refuse_foreign_files(folder):
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise UsageError(f"{folder} holds files that are not a run's ({shown}); "
                          "choose a new or empty folder for --train_dir")
-    if (folder / CONFIG).is_file():
-        try:
-            read_json(folder / CONFIG)
-        except DamagedFile as e:  # say what is wrong; but nothing here is ours to start again
-            raise DamagedFile(e.path, e.reason, f"the folder has no {MARKER}, so it is not "
-                              "started again: move its files away or choose another --train_dir")
+    if (folder / CONFIG).is_file() and not _readable(folder / CONFIG):
+        return  # an older version's run with a damaged config.json: stops naming it (_state)
     if entries:
         raise UsageError(f"{folder} holds {', '.join(p.name for p in entries[:3])} but is no run "
                          f"folder of this program (no {MARKER}, and no config.json it wrote); "

@@ -4,7 +4,8 @@ or replaces files it wrote there itself; anything else is refused before any wor
 Each output folder keeps a manifest, `.helmholtz-outputs`, of the names this
 program wrote in it (one a line). `claim` checks, before anything is written,
 every existing entry a command may write (its names, or glob patterns for names
-known only later, such as plots): each must be a plain file listed in the
+known only later, such as plots; "!pattern" leaves out names another command
+writes there): each must be a plain file listed in the
 manifest. A file of another name, a symlink or a folder is someone else's and
 ends the command with one line naming it, exit status 2, nothing written; the
 way out is another --out, or moving that file away. No command but the trainer
@@ -34,12 +35,26 @@ def written_here(folder):
         return set()
 
 
+def first_line(path):
+    """The first line of a text file ("" when it cannot be read as text)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline(10_000).rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def _matching(folder, patterns):
+    """Entries of `folder` matching a pattern; "!pattern" leaves out what another
+    command writes there (as in .gitignore)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir()
-                  if p.name != MANIFEST and any(fnmatch.fnmatchcase(p.name, pat) for pat in patterns))
+    take = [p for p in patterns if not p.startswith("!")]
+    leave = [p[1:] for p in patterns if p.startswith("!")]
+    return sorted(p for p in folder.iterdir() if p.name != MANIFEST
+                  and any(fnmatch.fnmatchcase(p.name, pat) for pat in take)
+                  and not any(fnmatch.fnmatchcase(p.name, pat) for pat in leave))
 
 
 def outside_run_folders(folder, fix="choose another --out"):
@@ -51,9 +66,12 @@ def outside_run_folders(folder, fix="choose another --out"):
                          f"{fix}")
 
 
-def claim(folder, patterns, fix="choose another --out"):
+def claim(folder, patterns, fix="choose another --out", recognise=None):
     """Refuse (UsageError) unless every entry of `folder` whose name matches one of
-    `patterns` is a file this program wrote there, and `folder` is in no run folder."""
+    `patterns` is a file this program wrote there, and `folder` is in no run folder.
+
+    recognise(path): whether a file not in the manifest is this program's by its
+    content (what older versions wrote, or a record that names its maker)."""
     folder = Path(folder)
     outside_run_folders(folder, fix)
     if (folder / MANIFEST).is_symlink() or (folder / MANIFEST).is_dir():
@@ -61,7 +79,8 @@ def claim(folder, patterns, fix="choose another --out"):
                          f"{fix}")
     own = written_here(folder)
     for path in _matching(folder, patterns):
-        if path.is_symlink() or not path.is_file() or path.name not in own:
+        if path.is_symlink() or not path.is_file() or not (
+                path.name in own or (recognise is not None and recognise(path))):
             kind = "a symlink" if path.is_symlink() else "a folder" if path.is_dir() else "a file"
             raise UsageError(f"{path} is {kind} this program did not write (it is not in "
                              f"{MANIFEST}); move it away or {fix}")
@@ -81,10 +100,10 @@ def record(folder, patterns):
 
 
 @contextlib.contextmanager
-def writing(folder, patterns, fix="choose another --out"):
+def writing(folder, patterns, fix="choose another --out", recognise=None):
     """claim, then the block's writes, then record them (also when the block fails,
     so a next run may replace what this one wrote)."""
-    claim(folder, patterns, fix)
+    claim(folder, patterns, fix, recognise)
     try:
         yield Path(folder)
     finally:

@@ -23,13 +23,14 @@ from helmholtz.cache import write_text
 from helmholtz.cli import positive_float, positive_int
 from helmholtz.errors import UsageError
 from helmholtz.metrics import WINDOW
-from helmholtz.outputs import writing
+from helmholtz.outputs import first_line, writing
 from helmholtz.results import (bits_text, collect, describe_settings, experiment_title, experiments,
                                format_summary, pm, set_apart_table, summarize, write_results)
 from helmholtz.runs import CONFIG, read_json
 from helmholtz.tidy import write_long
 
-REPORT_FILES = ("report.md", "*.csv", "*.png")  # what write_report may write in its folder
+# What write_report may write in its folder (the examples command draws examples_*.png there).
+REPORT_FILES = ("report.md", "*.csv", "*.png", "!examples_*.png")
 PAPER_EPOCHS = 200  # both halves of the original trained 200 epochs
 METRIC_TITLES = {
     "paper_accuracy": "paper accuracy (mean of the 10 best val. epochs, as the original's collector)",
@@ -307,8 +308,14 @@ def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder for the report")
-    with writing(out, REPORT_FILES):  # checked before collecting
+    with writing(out, REPORT_FILES, recognise=_older_report):  # checked before collecting
         return _write_report(root, out, margin, metric, n_boot, alpha)
+
+
+def _older_report(path):
+    """Whether `path` is in a report folder an older version wrote (no manifest):
+    its report.md begins as write_report begins one."""
+    return first_line(Path(path).parent / "report.md") == f"# Results: {Path(path).parent.name}"
 
 
 def _write_report(root, out, margin, metric, n_boot, alpha):

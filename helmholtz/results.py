@@ -27,6 +27,7 @@ from helmholtz.cache import atomic_path
 from helmholtz.errors import UsageError
 from helmholtz.metrics import (WINDOW, best10_accuracy, convergence_epoch, paper_accuracy,
                                paper_convergence_index0)
+from helmholtz.outputs import first_line
 from helmholtz.runs import CONFIG, HISTORY, PREDICTIONS, RESULT, experiment_key, \
     experiment_settings, find_runs, read_history, read_json
 
@@ -176,6 +177,12 @@ def write_results(results, path):
     with atomic_path(path) as tmp:
         results.to_csv(tmp, index=False)
     return Path(path)
+
+
+def is_results_table(path):
+    """Whether the file at `path` is a results table this program wrote (results.csv,
+    results_long.csv: their first columns), so that collecting again may replace it."""
+    return first_line(path).startswith(",".join(COLUMNS[:7]) + ",")
 
 
 def read_results(path):
