@@ -108,6 +108,8 @@ def _clip_task(task):
         samples = read_clip(path)
     except ValueError as e:
         return None, str(e)
+    if not np.isfinite(samples).all():  # a float WAV may hold them; no codec or model takes them
+        return None, f"{path} holds non-finite samples (NaN or inf)"
     # One BLAS thread: the workers already fill the cores, and threads that spin
     # on a busy machine make the small mel product ten times slower.
     with _blas().limit(limits=1, user_api="blas"):

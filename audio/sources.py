@@ -57,6 +57,11 @@ IDMT_URL = "https://zenodo.org/records/7544032/files/IDMT-SMT-AUDIO-EFFECTS.zip"
 IDMT_MD5 = "91e845a1b347352993ebd5ba948d5a7c"
 IDMT_ARCHIVE = "IDMT-SMT-AUDIO-EFFECTS.zip"
 IDMT_FOLDER = "IDMT-SMT-AUDIO-EFFECTS"
+# Caps on what unpack_idmt writes, checked against each member's declared size before it is
+# read: the real archive's clips are 2 s of 16-bit mono (about 180 kB), about 10 GB in all.
+MAX_CLIP_BYTES = 16 << 20
+MAX_PART_BYTES = 16 << 30  # one instrument zip, copied out of the archive
+MAX_UNPACKED_BYTES = 32 << 30
 
 
 # ---------------------------------------------------------------- sources
@@ -240,6 +245,59 @@ def _part_name(zip_name):
     return part, re.sub(r"\s*2$", "", part)
 
 
+def _safe_name(name):
+    """`name` when it is one plain folder or file name (no '.', '..', separators), else None."""
+    return None if name in ("", ".", "..") or any(c in name for c in "/\\\0") else name
+
+
+def _checked_size(archive, info, cap, unpacked):
+    """`unpacked` plus the member's declared size; a UsageError past its cap or the total's."""
+    if info.file_size > cap or unpacked + info.file_size > MAX_UNPACKED_BYTES:
+        limit = cap if info.file_size > cap else MAX_UNPACKED_BYTES
+        raise UsageError(f"{archive}: {info.filename} would unpack past {limit >> 20} MB, more "
+                         "than the IDMT archive holds; it is not that archive: delete it and run "
+                         "again to download it anew")
+    return unpacked + info.file_size
+
+
+def _inside(partial, dest):
+    """dest, checked to resolve inside the unpack folder."""
+    if not dest.resolve().is_relative_to(partial.resolve()):
+        raise UsageError(f"{dest} lies outside {partial}; not unpacked")
+    return dest
+
+
+def _unpack_parts(archive, outer, parts, partial):
+    """Each instrument zip of `parts` into `partial`; clips per instrument."""
+    counts, unpacked = {}, 0
+    for part, info in sorted(parts.items()):
+        instrument = _part_name(info.filename)[1]
+        _checked_size(archive, info, MAX_PART_BYTES, 0)
+        inner_path = _inside(partial, partial / f".{part}.zip")
+        partial.mkdir(parents=True, exist_ok=True)
+        with outer.open(info) as src, open(inner_path, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        with zipfile.ZipFile(inner_path) as inner:
+            for member in inner.infolist():
+                path = PurePosixPath(member.filename)
+                if member.is_dir() or path.suffix.lower() != ".wav" or len(path.parts) < 2:
+                    continue
+                effect, name = _safe_name(path.parent.name), _safe_name(path.name)
+                if effect is None or name is None:
+                    continue
+                dest = _inside(partial, partial / instrument / "Samples" / effect / name)
+                if dest.exists():
+                    continue  # the same clip in two parts: once
+                unpacked = _checked_size(f"{archive}: {info.filename}", member, MAX_CLIP_BYTES,
+                                         unpacked)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with inner.open(member) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                counts[instrument] = counts.get(instrument, 0) + 1
+        inner_path.unlink()
+    return counts
+
+
 def unpack_idmt(archive, root):
     """Unpack the Zenodo archive to <root>/<instrument>/Samples/<Effect>/*.wav.
 
@@ -249,7 +307,9 @@ def unpack_idmt(archive, root):
     shares one instrument folder (note_key). A part given twice (with '_' for
     spaces) is unpacked once. Each clip's effect is its folder's name. Written
     under a temporary name and renamed when complete: an interrupted unpack
-    starts over."""
+    starts over, and one that fails leaves nothing. Names that are no plain
+    folder or file name are left out, every write is checked to land inside the
+    folder, and declared sizes are checked against caps before anything is read."""
     root = Path(root)
     partial = root.with_name(f".{root.name}.partial")
     if partial.exists():
@@ -262,35 +322,18 @@ def unpack_idmt(archive, root):
     with outer:
         parts = {}
         for info in outer.infolist():
-            if info.filename.lower().endswith(".zip"):
+            if info.filename.lower().endswith(".zip") and _safe_name(_part_name(info.filename)[1]):
                 part, _ = _part_name(info.filename)
                 if part not in parts or "_" in PurePosixPath(parts[part].filename).name:
                     parts[part] = info
         if not parts:
             raise UsageError(f"{archive} holds no instrument zips; unpack it by hand into "
                              "<folder>/<instrument>/Samples/<Effect>/*.wav and pass --data <folder>")
-        counts = {}
-        for part, info in sorted(parts.items()):
-            instrument = _part_name(info.filename)[1]
-            inner_path = partial / f".{part}.zip"
-            partial.mkdir(parents=True, exist_ok=True)
-            with outer.open(info) as src, open(inner_path, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            with zipfile.ZipFile(inner_path) as inner:
-                for member in inner.infolist():
-                    path = PurePosixPath(member.filename)
-                    if member.is_dir() or path.suffix.lower() != ".wav" or len(path.parts) < 2:
-                        continue
-                    if path.parent.name in ("", ".", ".."):
-                        continue
-                    dest = partial / instrument / "Samples" / path.parent.name / path.name
-                    if dest.exists():
-                        continue  # the same clip in two parts: once
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    with inner.open(member) as src, open(dest, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    counts[instrument] = counts.get(instrument, 0) + 1
-            inner_path.unlink()
+        try:
+            counts = _unpack_parts(archive, outer, parts, partial)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     partial.rename(root)
     print(", ".join(f"{name}: {n} clips" for name, n in sorted(counts.items())))
     return root

@@ -37,6 +37,10 @@ CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 CIFAR_MEMBERS = CIFAR_BATCHES["train"] + CIFAR_BATCHES["test"]
+# Caps checked before a batch or idx file is read: an official batch is 31 MB (10,000
+# images), Fashion-MNIST's largest idx file 47 MB; a file that says it is larger is another.
+MAX_BATCH_BYTES = 40 << 20
+MAX_IDX_BYTES = 64 << 20
 # Names Keras 2 and Keras 3 give the same official archive and its extraction.
 KERAS_ARCHIVES = (CIFAR_ARCHIVE, "cifar-10-batches-py.tar.gz", "cifar-10-batches-py-target_archive")
 KERAS_FOLDERS = (CIFAR_FOLDER, "cifar-10-batches-py-target/cifar-10-batches-py")
@@ -150,6 +154,8 @@ def _read_cifar_archive(path, expected_md5):
             if missing:
                 raise UsageError(f"{path} is a tar archive without {', '.join(missing)}; give "
                                  f"the official CIFAR-10 python archive ({CIFAR_ARCHIVE})")
+            for name in CIFAR_MEMBERS:  # every size before any member is read
+                _check_batch_size(f"{path}:{name}", members[name].size)
             raw = {name: tar.extractfile(members[name]).read() for name in CIFAR_MEMBERS}
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as e:
         reason = " ".join(str(e).split())  # one line, whatever the library said
@@ -158,7 +164,16 @@ def _read_cifar_archive(path, expected_md5):
     return _cifar_splits({name: _read_batch(data, f"{path}:{name}") for name, data in raw.items()})
 
 
+def _check_batch_size(where, size):
+    if size > MAX_BATCH_BYTES:
+        raise UsageError(f"{where} holds {size:,} bytes, more than a CIFAR-10 batch "
+                         f"({MAX_BATCH_BYTES >> 20} MB at most); give the official CIFAR-10 python "
+                         f"archive ({CIFAR_ARCHIVE}) or its extracted folder")
+
+
 def _read_cifar_folder(folder):
+    for name in CIFAR_MEMBERS:
+        _check_batch_size(folder / name, (folder / name).stat().st_size)
     return _cifar_splits({name: _read_batch((folder / name).read_bytes(), str(folder / name))
                           for name in CIFAR_MEMBERS})
 
@@ -230,10 +245,13 @@ def _read_idx(path, ndim):
     """An idx file (big-endian header: magic 0x0000080<ndim>, ndim sizes; then uint8 data)."""
     try:
         with gzip.open(path) as f:
-            raw = f.read()
+            raw = f.read(MAX_IDX_BYTES + 1)  # no more: a small gzip file may unpack to gigabytes
     except (OSError, EOFError, zlib.error) as e:
         raise UsageError(f"{path} is not a readable gzip file ({e}); reinstall "
                          "dataset-fashion-mnist or fix --data") from None
+    if len(raw) > MAX_IDX_BYTES:
+        raise UsageError(f"{path} unpacks to more than {MAX_IDX_BYTES >> 20} MB, more than any "
+                         "Fashion-MNIST file; reinstall dataset-fashion-mnist or fix --data")
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     if raw[:4] != bytes([0, 0, 8, ndim]) or len(raw) != header + int(np.prod(shape)):
