@@ -8,7 +8,7 @@ damaged last.keras, with --restart_damaged, gives way to best.keras when that
 is an exact state of the run, else the run starts again.
 
 Each checkpoint carries its run's identity (helmholtz.folder.run_identity:
-experiment, level, seed) as a member of its zip, `helmholtz-run.json`; one of
+experiment, model, level, seed) as a member of its zip, `helmholtz-run.json`; one of
 another run is refused with one line before it is resumed from. Checkpoints of
 older versions carry none and are taken as they are.
 """

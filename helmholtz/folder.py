@@ -139,10 +139,11 @@ def _state(run, settings):
 
 def run_identity(settings):
     """What a checkpoint of this run carries: its experiment (a key of the settings
-    that may not change within the run), level and seed."""
+    that may not change within the run), model, level and seed."""
     fixed = {k: v for k, v in settings.items() if k not in MUTABLE_SETTINGS | {"num_epoch"}}
     return {"experiment": experiment_key({**fixed, "code_family": CODE_FAMILY}),
-            "level": str(settings.get("level")), "seed": settings.get("seed")}
+            "model": settings.get("model"), "level": str(settings.get("level")),
+            "seed": settings.get("seed")}
 
 
 def _readable(path):

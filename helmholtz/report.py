@@ -292,6 +292,26 @@ def _experiment_section(exp, name, complete, summary, rate, models, levels, grid
     return md
 
 
+def _run_notes(results):
+    """Lines on how the runs ran: those that diverged, and experiments whose seeds ran
+    on different CPU models or thread counts (their losses then differ in the last digits)."""
+    notes = []
+    diverged = results[results["diverged"].fillna(False).astype(bool)]
+    if len(diverged):
+        notes.append(f"{len(diverged)} run(s) diverged (the loss became non-finite): they stopped, "
+                     "are not complete and are in no average (Runs not averaged in).")
+    runs = analysis.complete_runs(results).dropna(subset=["cpu", "threads"])
+    for experiment, part in runs.groupby("experiment", sort=True):
+        machines = part.groupby(["cpu", "threads"])["seed"]
+        if machines.ngroups > 1:
+            on = "; ".join(f"{cpu} with {int(threads)} thread(s): seed(s) "
+                           f"{' '.join(str(s) for s in sorted(set(seeds)))}"
+                           for (cpu, threads), seeds in machines)
+            notes.append(f"Experiment {experiment}: its seeds ran on different CPUs or thread counts "
+                         f"({on}); their losses differ in the 5th-6th digit for that alone.")
+    return ["## How the runs ran", ""] + [f"- {line}" for line in notes] + [""] if notes else []
+
+
 def _shown_path(path):
     """A path as the report names it: relative to the working folder when inside it, so a
     committed report does not carry the folder of the machine that wrote it."""
@@ -350,6 +370,7 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
                "zero, sum / (n + 1). `--metric best10` averages their epochs instead.", ""]
     if warnings:
         md += ["## Warnings", ""] + [f"- {line}" for line in warnings] + [""]
+    md += _run_notes(results)
     md += ["## What was run", "", _what_was_run(results, found), ""]
     if len(models):
         md += ["## Verdicts at a glance", "",

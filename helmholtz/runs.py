@@ -59,8 +59,9 @@ CODE_FAMILY = 2
 # every other setting in config.json defines the experiment.
 NOT_EXPERIMENT = {"seed", "model", "setting", "params", "level", "bits_per_sample",
                   "bits_per_sample_at", "test_levels", "num_epoch_requested", "force", "versions",
-                  "git_commit", "command", "host", "started", "experiment", "experiment_key",
-                  "test_bits_per_sample_at", "payload_bits_per_sample", "payload_bits_per_sample_at"}
+                  "git_commit", "command", "host", "threads", "cpu", "started", "experiment",
+                  "experiment_key", "test_bits_per_sample_at", "payload_bits_per_sample",
+                  "payload_bits_per_sample_at"}
 
 
 def experiment_settings(config):

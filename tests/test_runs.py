@@ -192,6 +192,59 @@ def test_damaged_result_is_computed_again(tmp_path, capsys):
     assert not (folder / "result.json").exists()
 
 
+def test_a_result_that_disagrees_with_history_is_kept_until_the_run_checks_out(tmp_path, capsys):
+    folder = write_run(tmp_path)
+    kept = (folder / "result.json").read_bytes()
+    rows = (folder / "history.csv").read_text().splitlines(keepends=True)
+    (folder / "history.csv").write_text("".join(rows[:3]))  # two epochs of three: history damaged
+    assert state(folder) == "resume"  # resuming checks last.keras against the history next
+    assert (folder / "result.json").read_bytes() == kept
+
+
+def fake_checkpoint(path, identity):
+    """A .keras-like zip carrying a run identity (no model: the check reads only the zip)."""
+    import zipfile
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", "{}")
+        if identity is not None:
+            z.writestr("helmholtz-run.json", json.dumps(identity, sort_keys=True))
+
+
+@pytest.mark.parametrize("change", [{"level": 5}, {"seed": 1}, {"model": "cnns-dense-64"},
+                                    {"batch_size": 64}])
+def test_a_checkpoint_of_another_run_is_refused_before_it_is_resumed(tmp_path, change):
+    from helmholtz.checkpoints import resume_state
+    from helmholtz.folder import run_identity
+    settings = {**SETTINGS, "level": 25}
+    folder = write_run(tmp_path, complete=False, level=25)
+    fake_checkpoint(folder / "last.keras", run_identity({**settings, **change}))
+    fake_checkpoint(folder / "best.keras", run_identity(settings))
+    run = open_run(folder, settings)
+    try:
+        with pytest.raises(UsageError, match="last.keras is a checkpoint of another run"):
+            resume_state(run, steps=1)
+    finally:
+        run.close()
+    # the run's own identity (also with more epochs asked) and a checkpoint without one pass
+    assert run_identity({**settings, "num_epoch": 9}) == run_identity(settings)
+    from helmholtz.checkpoints import check_identity
+    fake_checkpoint(folder / "last.keras", None)
+    check_identity(folder / "last.keras", run_identity(settings))
+
+
+def test_a_saved_checkpoint_carries_its_identity_and_still_loads(tmp_path):
+    from helmholtz.backend import keras
+    from helmholtz.checkpoints import check_identity, load_checkpoint, save_model
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    identity = {"experiment": "abc", "level": "25", "seed": 0}
+    save_model(model, tmp_path / "last.keras", identity)
+    assert load_checkpoint(tmp_path / "last.keras").count_params() == 3
+    check_identity(tmp_path / "last.keras", identity)
+    with pytest.raises(UsageError, match=r"its level, seed differ: level 25, seed 0"):
+        check_identity(tmp_path / "last.keras", {**identity, "level": "5", "seed": 1})
+
+
 @pytest.mark.parametrize("name, text", [("config.json", "{"), ("history.csv", "epoch,loss\n1,x\n")])
 def test_damaged_config_or_history_stops_or_restarts_on_request(tmp_path, name, text):
     folder = write_run(tmp_path, complete=False)
