@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 # {damaged_config}, {damaged_history} run folders with a damaged file; {locked} a
 # run folder another live process trains; {run} a run folder of other settings;
 # {nowhere} a path that does not exist; {nonutf} a class folder set with a file
-# name that is not UTF-8.
+# name that is not UTF-8; {other_tool} a folder with another tool's config.json and
+# history.csv; {nanwav} a class folder set with a WAV file holding NaN and inf.
 CASES = [
     # cifar/train.py: numbers
     ("cifar/train.py", "--learning_rate -1", "--learning_rate: expected a number above 0"),
@@ -57,6 +58,9 @@ CASES = [
     ("cifar/train.py", "--train_dir {damaged_history}", "history.csv is damaged (epoch row 2"),
     ("cifar/train.py", "--train_dir {locked}", "is being trained by pid"),
     ("cifar/train.py", "--train_dir {run}", "holds a run with other settings ("),
+    ("cifar/train.py", "--train_dir {other_tool}", "is no run folder of this program"),
+    ("cifar/train.py", "--train_dir {other_tool} --force", "is no run folder of this program"),
+    ("cifar/train.py", "--train_dir {other_tool} --restart_damaged", "is no run folder of this"),
     ("cifar/train.py", "--data {nowhere} --dataset fashion-mnist", "Fashion-MNIST files missing"),
     # audio/train.py
     ("audio/train.py", "--bitrate 7", "bitrate 7 kbps is not one LAME accepts"),
@@ -72,6 +76,7 @@ CASES = [
     ("audio/train.py", "--data {nowhere}", "data folder"),
     ("audio/train.py", "--data {nonutf}", "the file name is not UTF-8"),
     ("audio/train.py", "", "audio/generated"),  # no --data and the built-in set not generated
+    ("audio/train.py", "--data {nanwav}", "bad.wav holds non-finite samples (NaN or inf)"),
     # data preparation
     ("cifar/data.py", "--quality 0", "quality '0' is not valid"),
     ("cifar/data.py", "--dataset bogus", "--dataset: invalid choice"),
@@ -83,12 +88,15 @@ CASES = [
     ("audio/data.py", "--clips_per_class 0 --generate", "--clips_per_class 0"),
     ("audio/data.py", "--data {nowhere}", "data folder"),
     ("audio/data.py", "--data {nonutf}", "the file name is not UTF-8"),
+    ("audio/data.py", "--data {nanwav}", "bad.wav holds non-finite samples (NaN or inf); fix or "
+                                         "remove it, or pass --skip_bad"),
 ]
 
 # Run also as real processes: the no-traceback guarantee from the command line.
 PROCESS_CASES = [
     ("cifar/train.py", "--learning_rate nan", "--learning_rate: expected a finite number"),
     ("cifar/train.py", "--train_dir {foreign} --force", "holds files that are not a run's"),
+    ("cifar/train.py", "--train_dir {other_tool} --force", "is no run folder of this program"),
     ("cifar/train.py", "--train_dir {damaged_history}", "history.csv is damaged"),
     ("audio/train.py", "--seed 4294967296", "--seed: expected a whole number"),
     ("audio/data.py", "--data {nonutf}", "the file name is not UTF-8"),
@@ -139,6 +147,18 @@ def places(tmp_path_factory):
         for file, text in files.items():
             (root / name / file).write_text(text)
     (root / "locked").mkdir()
+    (root / "other_tool").mkdir()
+    (root / "other_tool" / "config.json").write_text('{"tool": "another", "seed": 1}')
+    (root / "other_tool" / "history.csv").write_text("step,loss\n1,0.5\n")
+    import numpy as np
+    import soundfile
+    for folder in ("a", "b"):
+        (root / "nanwav" / folder).mkdir(parents=True)
+        for i in range(3):
+            soundfile.write(root / "nanwav" / folder / f"clip{i}.wav", np.full(4410, 0.1, np.float32),
+                            44100, subtype="FLOAT")
+    soundfile.write(root / "nanwav" / "a" / "bad.wav", np.full(4410, np.nan, np.float32), 44100,
+                    subtype="FLOAT")
     nonutf = root / "nonutf"
     for folder in ("a", "b"):
         (nonutf / folder).mkdir(parents=True)
@@ -148,7 +168,8 @@ def places(tmp_path_factory):
                               cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "ready"
     yield {name: str(root / name) for name in
-           ("file", "foreign", "damaged_config", "damaged_history", "locked", "run", "nonutf")} | {
+           ("file", "foreign", "damaged_config", "damaged_history", "locked", "run", "nonutf",
+            "other_tool", "nanwav")} | {
         "nowhere": str(root / "nowhere"), "root": root}
     holder.kill()
     holder.wait()
