@@ -275,3 +275,25 @@ def tests_summary(models):
             f"{format_level(m.lowest)}: {_points(m.lowest_difference)} "
             f"({_interval(m.lowest_low, m.lowest_high)})" for m in models.itertuples(index=False)],
         "why not estimable": models["reason"].fillna("")})
+
+
+def headline(model, rows):
+    """The verdicts of one model in a few words each, for the report's first screen."""
+    if rows.empty or not model.estimable:
+        return f"**{model.model}**: not estimable: {model.reason}."
+    first, low = rows.iloc[1], rows.iloc[-1]
+    if model.q_star != model.reference:
+        cutoff = (f"no loss beyond the margin down to q\\* = {format_level(model.q_star)}"
+                  + (" (every level tried: the cutoff may lie lower)" if model.bound else ""))
+    else:
+        cutoff = (f"no compressed level shown non-inferior; {format_level(first.level)} is "
+                  f"{verdict_text(first, model.margin)}")
+    conv = rows[rows["level"] == model.q_star] if model.q_star != model.reference else rows.iloc[1:2]
+    kind = "payload" if pd.notna(model.noise_payload) else "total"
+    noise = (f"noise bits {_noise(model, kind)} {kind} bits per sample"
+             if pd.notna(getattr(model, f"noise_{kind}")) else "noise bits not estimable")
+    return (f"**{model.model}** ({int(model.seeds)} seeds x {int(model.examples)} test examples in "
+            f"{int(model.groups)} groups, margin {100 * model.margin:g} points): {cutoff}; lowest "
+            f"level {format_level(low.level)}: {_points(low.difference)} points "
+            f"({_interval(low.difference_low, low.difference_high)}), {verdict_text(low, model.margin)}; "
+            f"convergence at {format_level(conv.iloc[0].level)}: {conv.iloc[0].convergence}; {noise}.")
