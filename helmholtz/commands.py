@@ -126,3 +126,11 @@ def study():
 
 def bench():
     _script("bench")
+
+
+def calibrate():
+    _script("calibrate")
+
+
+def plan():
+    _script("plan")

@@ -219,10 +219,11 @@ def crossing(log_bits, accuracy, margin):
     return (at, censored) if np.ndim(accuracy) == 2 else (float(at[0]), bool(censored[0]))
 
 
-def crossing_interval(point, replicates, alpha=ALPHA):
-    """(low, high) of log-bit crossings: the replicates' alpha and 1 - alpha quantiles,
-    stretched to hold the point estimate."""
-    low, high = np.quantile(replicates, [alpha, 1 - alpha])
+def crossing_interval(point, replicates, per_seed, alpha=ALPHA, widen=True):
+    """(low, high) of log-bit crossings: the percentile interval of the replicates, widened
+    by t for the few seeds as `interval` (per_seed: each seed's own crossing), stretched
+    to hold the point estimate."""
+    low, high = interval(point, replicates, per_seed, alpha, widen)
     return min(low, point), max(high, point)
 
 
@@ -288,7 +289,8 @@ def cutoff(correct, labels, bits=None, margin=MARGIN, alpha=ALPHA, n_boot=N_BOOT
         log_bits = np.log(values)
         at, censored = crossing(log_bits, boot.accuracy, margin)
         replicate_at, _ = crossing(log_bits, boot.replicates, margin)
-        lo, hi = crossing_interval(at, replicate_at, alpha)
+        per_seed_at, _ = crossing(log_bits, boot.per_seed.T, margin)
+        lo, hi = crossing_interval(at, replicate_at, per_seed_at, alpha)
         # Fewer bits at the crossing remove more: the interval's ends swap.
         out["noise_bits"][kind] = (values[0] - math.exp(at), values[0] - math.exp(hi),
                                    values[0] - math.exp(lo), censored)
