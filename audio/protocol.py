@@ -59,8 +59,16 @@ def make_optimizer(settings):  # Keras 2's Adadelta defaults; Keras 3's learning
 def read_split(args, level, split):
     # The data split is the same for every run (seed 2337, as the original's
     # one split): --seed varies training only, and runs pair test clips.
-    return audio_data.load_split(level, split, args.data, args.cache_dir, args.skip_bad,
-                                 audio_data.DEFAULT_SEED)
+    arrays = audio_data.load_split(level, split, args.data, args.cache_dir, args.skip_bad,
+                                   audio_data.DEFAULT_SEED)
+    return {**arrays, "group": note_groups(arrays["files"])}
+
+
+def note_groups(files):
+    """Each clip's dry note as a number (a file naming none is a note of its own): the
+    effect versions of a note are one group of dependent test examples."""
+    keys = [audio_data.note_key(name) or name for name in files]
+    return np.unique(keys, return_inverse=True)[1].astype(np.int64)
 
 
 def hold_out_split(args, train):

@@ -163,11 +163,19 @@ def read_predictions(folder):
 
 def run_predictions(folder, level):
     """(labels, predicted classes) of a run on the test set at `level`."""
+    labels, predicted, _ = _run_predictions(folder, level)
+    return labels, predicted
+
+
+def _run_predictions(folder, level):
+    """(labels, predicted classes, groups): groups are each example's group (its own index
+    in records of older code, which name none)."""
     saved = read_predictions(folder)
     key = f"pred@{format_level(level)}"
     if key not in saved:
         raise ValueError(f"{PREDICTIONS} has no {key}")
-    return saved.get(f"labels@{format_level(level)}", saved["labels"]), saved[key]
+    labels = saved.get(f"labels@{format_level(level)}", saved["labels"])
+    return labels, saved[key], saved.get("group", np.arange(len(labels)))
 
 
 class NotPaired(Exception):
@@ -176,15 +184,16 @@ class NotPaired(Exception):
 
 def paired_correctness(model_runs, levels):
     """correct[level, seed, example] of the runs at `levels` (in that order), the seeds
-    shared by all of them, the test labels and notes on runs left out.
+    shared by all of them, the test labels, the examples' groups and notes on runs
+    left out.
 
     Each run is read at its own level. Raises NotPaired when no seed was run at
-    every level or the runs' test labels differ (not the same examples in the
-    same order)."""
+    every level or the runs' test labels or groups differ (not the same examples
+    in the same order)."""
     notes, read = [], {}
     for row in model_runs.itertuples(index=False):
         try:
-            read[(row.level, row.seed)] = run_predictions(row.run, row.level)
+            read[(row.level, row.seed)] = _run_predictions(row.run, row.level)
         except ValueError as e:
             notes.append(f"{format_level(row.level)} seed {row.seed} left out: {e}")
     seeds = sorted(set.intersection(*[{s for (lv, s) in read if lv == level} for level in levels]))
@@ -194,41 +203,44 @@ def paired_correctness(model_runs, levels):
     left = sorted({s for (_, s) in read} - set(seeds))
     if left:
         notes.append(f"seed(s) {', '.join(map(str, left))} not run at every level: left out of the tests")
-    labels = read[(levels[0], seeds[0])][0]
+    labels, _, groups = read[(levels[0], seeds[0])]
     if any(not np.array_equal(read[(lv, s)][0], labels) for lv in levels for s in seeds):
         raise NotPaired("the runs' test labels differ (not the same test examples in the same "
                         "order), so they cannot be paired example by example")
+    if any(not np.array_equal(read[(lv, s)][2], groups) for lv in levels for s in seeds):
+        raise NotPaired("the runs' test groups differ (records of other code or data), so they "
+                        "cannot be resampled together")
     correct = np.stack([np.stack([read[(lv, s)][1] == labels for s in seeds]) for lv in levels])
-    return correct, seeds, labels, notes
+    return correct, seeds, labels, groups, notes
 
 
-def _epochs_to_target(model_runs, levels, seeds):
-    """epochs (L x S, nan: never), epochs run (L x S) and the target: TARGET_FRACTION x the
-    reference's mean best val accuracy over the seeds."""
+def _curves(model_runs, levels, seeds):
+    """The val-accuracy curves of the runs, levels x seeds."""
     histories = {(r.level, r.seed): [h["val_accuracy"] for h in read_history(r.run)]
                  for r in model_runs.itertuples(index=False) if r.level in levels and r.seed in seeds}
-    target = stats.TARGET_FRACTION * np.mean([max(histories[(levels[0], s)]) for s in seeds])
-    epochs = [[stats.epochs_to_target(histories[(lv, s)], target) for s in seeds] for lv in levels]
-    epochs = np.array([[np.nan if e is None else e for e in row] for row in epochs], dtype=float)
-    done = np.array([[len(histories[(lv, s)]) for s in seeds] for lv in levels], dtype=float)
-    return epochs, done, target
+    return [[histories[(lv, s)] for s in seeds] for lv in levels]
 
 
 def _mean_bits(model_runs, column):
     return {level: _mean(at, column) for level, at in model_runs.groupby("level", sort=False)}
 
 
+TARGETS = len(stats.TARGET_FRACTIONS) + 1  # convergence targets: the fractions, and one every run reaches
+_TARGET_COLUMNS = [f"epochs_{k}{part}" for k in range(TARGETS)
+                   for part in ("", "_reached", "_difference", "_low", "_high", "_verdict")]
 LEVEL_COLUMNS = GROUP + [
     "level", "order", "seeds", "bits_payload", "bits_total", "accuracy", "accuracy_low",
-    "accuracy_high", "difference", "difference_low", "difference_high", "decision", "worse",
-    "epochs_to_target", "reached", "convergence_difference", "convergence_low", "convergence_high",
-    "convergence"]
+    "accuracy_high", "difference", "difference_low", "difference_high", "verdict", "resolution",
+    "equivalent", "decision", "worse", "auc", "convergence_difference", "convergence_low",
+    "convergence_high", "convergence"] + _TARGET_COLUMNS
 MODEL_COLUMNS = GROUP + [
-    "setting", "reference", "levels", "seeds", "examples", "chance", "above_chance", "margin",
-    "estimable", "reason", "q_star", "q_high", "q_low", "bits_kind", "bits_reference_payload",
-    "bits_reference_total", "noise_payload", "noise_payload_low", "noise_payload_high",
-    "noise_total", "noise_total_low", "noise_total_high", "lowest", "lowest_difference",
-    "lowest_low", "lowest_high", "lowest_worse", "target", "resolution", "note"]
+    "setting", "reference", "levels", "seeds", "examples", "groups", "chance", "above_chance",
+    "margin", "estimable", "reason", "q_star", "bound", "first_verdict", "bits_kind",
+    "bits_reference_payload", "bits_reference_total", "shown_payload", "shown_total",
+    "noise_payload", "noise_payload_low", "noise_payload_high", "noise_payload_censored",
+    "noise_total", "noise_total_low", "noise_total_high", "noise_total_censored", "lowest",
+    "lowest_difference", "lowest_low", "lowest_high", "lowest_worse", "resolution", "note"] + [
+    f"target_{k}{part}" for k in range(TARGETS) for part in ("", "_name")]
 
 
 def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
@@ -242,7 +254,7 @@ def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
     if len(levels) < 2:
         return {**model, "reason": "one level only: nothing to compare with"}, []
     try:
-        correct, seeds, labels, notes = paired_correctness(model_runs, levels)
+        correct, seeds, labels, groups, notes = paired_correctness(model_runs, levels)
     except NotPaired as e:
         return {**model, "reason": str(e)}, []
     if ref != LOSSLESS:
@@ -253,36 +265,49 @@ def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
     bits = {"total": [total[lv] for lv in levels]}
     if payload_known:
         bits["payload"] = [payload[lv] for lv in levels]
-    out = stats.cutoff(correct, labels, bits, margin, alpha, n_boot, seed)
-    epochs, done, target = _epochs_to_target(model_runs, levels, seeds)
-    conv = stats.convergence(epochs, done, out["boot"].weights, alpha)
+    out = stats.cutoff(correct, labels, bits, margin, alpha, n_boot, seed, groups)
+    conv = stats.convergence(_curves(model_runs, levels, seeds), alpha)
 
     q = out["q"]
-    ranged = [levels[i] for i in out["q_range"]] if q is not None else [None, None]
-    noise = out["noise_bits"]
     model.update(
-        seeds=len(seeds), examples=len(labels), chance=out["chance"],
-        above_chance=out["above_chance"], estimable=out["estimable"],
-        reason=out["reason"], q_star=None if q is None else levels[q], q_high=ranged[0],
-        q_low=ranged[1], bits_kind="payload" if payload_known else "total",
+        seeds=len(seeds), examples=len(labels), groups=int(out["boot"].n_groups),
+        chance=out["chance"], above_chance=out["above_chance"], estimable=out["estimable"],
+        reason=out["reason"], q_star=None if q is None else levels[q], bound=bool(out["bound"]),
+        first_verdict=out["verdicts"][1], bits_kind="payload" if payload_known else "total",
         bits_reference_payload=payload[ref], bits_reference_total=total[ref],
         lowest=levels[-1], lowest_difference=out["difference"][-1],
         lowest_low=out["difference_low"][-1], lowest_high=out["difference_high"][-1],
-        lowest_worse=bool(out["worse"][-1]), target=target, resolution=out["resolution"],
+        lowest_worse=bool(out["worse"][-1]), resolution=float(out["resolution"][1]),
         note="; ".join(notes))
     for kind in ("payload", "total"):
-        point, low, high = noise.get(kind, (math.nan,) * 3)
-        model.update({f"noise_{kind}": point, f"noise_{kind}_low": low, f"noise_{kind}_high": high})
-    rows = [dict(zip(GROUP, key), level=lv, order=i, seeds=len(seeds), bits_payload=payload[lv],
-                 bits_total=total[lv], accuracy=out["accuracy"][i],
-                 accuracy_low=out["accuracy_low"][i], accuracy_high=out["accuracy_high"][i],
-                 difference=out["difference"][i], difference_low=out["difference_low"][i],
-                 difference_high=out["difference_high"][i], decision=out["decisions"][i],
-                 worse=bool(out["worse"][i]), epochs_to_target=conv["epochs"][i],
-                 reached=int(conv["reached"][i]), convergence_difference=conv["difference"][i],
-                 convergence_low=conv["low"][i], convergence_high=conv["high"][i],
-                 convergence=conv["verdict"][i])
-            for i, lv in enumerate(levels)]
+        point, low, high, censored = out["noise_bits"].get(kind, (math.nan,) * 3 + (False,))
+        model.update({f"noise_{kind}": point, f"noise_{kind}_low": low, f"noise_{kind}_high": high,
+                      f"noise_{kind}_censored": bool(censored),
+                      f"shown_{kind}": out["shown_bits"].get(kind, math.nan)})
+    for k, (name, value) in enumerate(conv["targets"]):
+        model.update({f"target_{k}": value, f"target_{k}_name": name})
+    rows = []
+    for i, lv in enumerate(levels):
+        row = dict(zip(GROUP, key), level=lv, order=i, seeds=len(seeds), bits_payload=payload[lv],
+                   bits_total=total[lv], accuracy=out["accuracy"][i],
+                   accuracy_low=out["accuracy_low"][i], accuracy_high=out["accuracy_high"][i],
+                   difference=out["difference"][i], difference_low=out["difference_low"][i],
+                   difference_high=out["difference_high"][i], verdict=out["verdicts"][i],
+                   resolution=out["resolution"][i],
+                   equivalent=stats.equivalent(out["difference_low"][i], out["difference_high"][i],
+                                               margin),
+                   decision=out["decisions"][i], worse=bool(out["worse"][i]), auc=conv["auc"][i],
+                   convergence_difference=conv["auc_difference"][i],
+                   convergence_low=conv["auc_low"][i], convergence_high=conv["auc_high"][i],
+                   convergence=conv["verdict"][i])
+        for k in range(TARGETS):
+            row.update({f"epochs_{k}": conv["epochs"][k, i],
+                        f"epochs_{k}_reached": int(conv["reached"][k, i]),
+                        f"epochs_{k}_difference": conv["epochs_difference"][k, i],
+                        f"epochs_{k}_low": conv["epochs_low"][k, i],
+                        f"epochs_{k}_high": conv["epochs_high"][k, i],
+                        f"epochs_{k}_verdict": conv["target_verdicts"][k][i]})
+        rows.append(row)
     return model, rows
 
 
@@ -291,12 +316,14 @@ def tests_table(results, margin=stats.MARGIN, alpha=stats.ALPHA, n_boot=stats.N_
     predictions.npz and history.csv.
 
     Returns (models, levels): one row per model (MODEL_COLUMNS: the cutoff q*
-    and its bootstrap range, noise bits b(R) - b(q*) in payload and total
-    bits with their range, the lowest level's difference, the convergence
-    target, or why not estimable) and one row per level of a model that could
-    be paired (LEVEL_COLUMNS: accuracy and difference to the reference with
-    1 - 2 alpha intervals, the fixed-sequence decision, epochs to the target and
-    their paired difference). Levels run from the reference down in quality."""
+    from the levels shown non-inferior, the noise bits at the curve's crossing
+    of a(R) - margin in payload and total bits with their interval, the lowest
+    level's difference, the convergence targets, or why not estimable) and one
+    row per level of a model that could be paired (LEVEL_COLUMNS: accuracy and
+    difference to the reference with 1 - 2 alpha intervals, the three-way
+    verdict and its resolution, the fixed-sequence decision, the convergence:
+    area under the val curve and epochs to each target, paired). Levels run
+    from the reference down in quality."""
     check_options(margin=margin)
     runs = complete_runs(results)
     models, levels = [], []
@@ -305,6 +332,6 @@ def tests_table(results, margin=stats.MARGIN, alpha=stats.ALPHA, n_boot=stats.N_
         models.append(model)
         levels += rows
     table = pd.DataFrame(models, columns=MODEL_COLUMNS)
-    for column in ("reference", "q_star", "q_high", "q_low", "lowest"):  # levels: ints stay ints
+    for column in ("reference", "q_star", "lowest"):  # levels: ints stay ints
         table[column] = pd.Series([m.get(column) for m in models], dtype=object)
     return table, pd.DataFrame(levels, columns=LEVEL_COLUMNS)

@@ -4,7 +4,7 @@ Two experiments of the same domain and dataset whose settings differ in exactly
 one (say `precision`: the bf16 runs beside their float32 twins) are compared
 model by model and level by level, on the seeds both ran, example by example:
 the difference b - a with the paired bootstrap of helmholtz.stats (seeds and
-test examples resampled jointly) and its two-sided 1 - 2 alpha interval. The
+groups of test examples resampled jointly) and its two-sided 1 - 2 alpha interval. The
 verdict is "equivalent" when the interval lies within (-margin, +margin) (two
 one-sided tests at alpha), "differs" when it excludes 0, else "not resolved".
 """
@@ -46,7 +46,7 @@ def one_setting_pairs(results):
 
 
 def verdict(low, high, margin):
-    if -margin < low and high < margin:
+    if stats.equivalent(low, high, margin):
         return EQUIVALENT
     if low > 0 or high < 0:
         return DIFFERS
@@ -55,8 +55,8 @@ def verdict(low, high, margin):
 
 def _compare(runs_a, runs_b, level, margin, alpha, n_boot):
     """One (model, level): accuracies, difference b - a and its interval over the shared seeds."""
-    correct_a, seeds_a, labels_a, _ = paired_correctness(runs_a, [level])
-    correct_b, seeds_b, labels_b, _ = paired_correctness(runs_b, [level])
+    correct_a, seeds_a, labels_a, groups, _ = paired_correctness(runs_a, [level])
+    correct_b, seeds_b, labels_b, _, _ = paired_correctness(runs_b, [level])
     seeds = sorted(set(seeds_a) & set(seeds_b))
     if not seeds:
         raise NotPaired("no seed ran in both")
@@ -64,7 +64,7 @@ def _compare(runs_a, runs_b, level, margin, alpha, n_boot):
         raise NotPaired("the test labels differ, so the runs cannot be paired")
     pick = lambda correct, have: correct[:, [have.index(s) for s in seeds]]  # noqa: E731
     correct = np.concatenate([pick(correct_a, seeds_a), pick(correct_b, seeds_b)])
-    boot = stats.Bootstrap(correct, n_boot=n_boot)
+    boot = stats.Bootstrap(correct, n_boot=n_boot, groups=groups)
     difference = boot.accuracy[1] - boot.accuracy[0]
     low, high = stats.interval(difference, boot.differences()[:, 1],
                                boot.per_seed[1] - boot.per_seed[0], alpha)

@@ -41,7 +41,8 @@ class Domain:
     settings: Callable        # (args) -> dict: settings derived from the flags (at least
                               # "dataset"), recorded in config.json; UsageError if they clash
     read_split: Callable      # (args, level, split) -> mapping with the arrays "data",
-                              # "label", "bytes" and "payload" (per-example encoded sizes)
+                              # "label", "bytes" and "payload" (per-example encoded sizes),
+                              # optionally "group" (examples that depend on each other share one)
     hold_out: Callable        # (args, train split) -> (training indices, validation
                               # indices, or None when the test set validates)
     describe: Callable        # (args, Data, train split) -> dict of data facts for

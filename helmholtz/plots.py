@@ -68,6 +68,44 @@ def accuracy_vs_bits(rate, path, metric):
     return _save(fig, path)
 
 
+def rate_accuracy_bands(levels, models, path):
+    """The first screen's plot of one data set: each model's test accuracy against bits
+    per sample (payload where every level has them), with its 90% interval as a
+    band, a(R) - margin as a dashed line, and each level marked by its verdict
+    (filled: non-inferior, cross: inferior, open: inconclusive)."""
+    payload = levels["bits_payload"].notna().all() and len(levels)
+    column = "bits_payload" if payload else "bits_total"
+    levels = levels[levels[column] > 0]
+    if levels.empty:
+        return None
+    marks = {"non-inferior": dict(marker="o"), "inferior": dict(marker="x"),
+             "inconclusive": dict(marker="o", markerfacecolor="none"), "reference": dict(marker="s")}
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    for (experiment, model), curve in levels.groupby(["experiment", "model"], sort=False):
+        curve = curve.sort_values(column)
+        line, = ax.plot(curve[column], 100 * curve["accuracy"], label=model)
+        ax.fill_between(curve[column], 100 * curve["accuracy_low"], 100 * curve["accuracy_high"],
+                        color=line.get_color(), alpha=0.15, linewidth=0)
+        for r in curve.itertuples(index=False):
+            ax.plot(r[curve.columns.get_loc(column)], 100 * r.accuracy, color=line.get_color(),
+                    linestyle="none", **marks.get(r.verdict, {}))
+            ax.annotate(format_level(r.level), (r[curve.columns.get_loc(column)], 100 * r.accuracy),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+        margin = models.loc[(models["experiment"] == experiment) & (models["model"] == model), "margin"]
+        reference = curve.loc[curve["order"] == 0, "accuracy"]
+        if len(margin) and len(reference):
+            ax.axhline(100 * (reference.iloc[0] - margin.iloc[0]), color=line.get_color(),
+                       linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    what = "payload bits per sample (without headers)" if payload else "bits per sample (encoded bytes x 8)"
+    ax.set(xlabel=what, ylabel="test accuracy (%)",
+           title="Test accuracy vs bits (band: 90% interval; dashed: reference - margin)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def convergence_vs_level(summary, runs, path):
     summary = summary[summary["paper_convergence_index0_mean"].notna()]
     if summary.empty:

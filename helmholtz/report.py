@@ -45,6 +45,8 @@ def add_test_flags(parser):
                              f"(default {stats.MARGIN}; docs/method.md says why)")
     parser.add_argument("--n_boot", type=positive_int, default=stats.N_BOOT,
                         help=f"bootstrap replicates (default {stats.N_BOOT})")
+    parser.add_argument("--tost", action="store_true",
+                        help="add the equivalence test (TOST within +-margin) to the tables by level")
 
 
 # ---------------------------------------------------------------- markdown
@@ -124,7 +126,7 @@ def _default_model(runs):
     return min(counts.index, key=lambda m: (-counts[m], settings[m], m))
 
 
-def _claims(models, levels, main, n_boot, alpha, other_models_in=()):
+def _claims(models, levels, main, n_boot, alpha, other_models_in=(), tost=False):
     """The paper's claims and their verdicts, for the main model and across architectures.
     other_models_in: titles of experiments on the same data that ran other models."""
     md = ["### The paper's claims on this data", ""]
@@ -138,11 +140,15 @@ def _claims(models, levels, main, n_boot, alpha, other_models_in=()):
                f"paired by seed and example. Accuracy here is each run's best checkpoint on the "
                f"test set (its predictions.npz); chance (the commonest class) is "
                f"{verdicts.percent(model.chance)}. 90% intervals from {n_boot} bootstrap replicates over "
-               f"seeds and test examples jointly; each test is one-sided at {alpha:g}; the margin "
-               f"of {100 * model.margin:.1f} points was fixed before the runs (`--margin`). A "
-               "difference whose interval reaches 0 is reported as no difference. Runs on other "
+               f"seeds and the {int(model.groups)} groups of test examples jointly (a group: examples "
+               f"that depend on each other, such as the effect versions of one note; else one "
+               f"example), widened by t for the few seeds; each test is one-sided at {alpha:g}; "
+               f"the margin of {100 * model.margin:.1f} points was fixed before the runs "
+               "(`--margin`). Each level is non-inferior (its lower bound above -margin), inferior "
+               "(its upper bound below -margin) or inconclusive, with the resolution beside it; "
+               "a difference whose interval reaches 0 is reported as no difference. Runs on other "
                "hardware give other numbers within the seed-to-seed noise that the intervals "
-               "include.", ""]
+               "include. docs/method.md shows the intervals' measured coverage.", ""]
         if model.resolution >= model.margin:
             md += [f"**The margin is within the noise.** At these sizes a difference is known to "
                    f"about {100 * model.resolution:.1f} points (median distance from a difference to "
@@ -156,8 +162,8 @@ def _claims(models, levels, main, n_boot, alpha, other_models_in=()):
            f"- **(b) Below it, accuracy drops.** {verdicts.loss_at_lowest(model, rows)}",
            f"- **(c) Compression speeds convergence.** {verdicts.convergence(model, rows)} The paper's "
            "own metric (the first 10-epoch window above 0.99 x the run's own best) is in the "
-           "summary below; it favours levels that plateau lower, so the verdict uses the common target.",
-           f"- **(d) The bits removed measure noise: b(R) - b(q\\*).** {verdicts.noise_bits(model)}"]
+           "appendix; it favours levels that plateau lower, so the verdict uses whole curves.",
+           f"- **(d) The bits removed measure noise.** {verdicts.noise_bits(model)}"]
     others = verdicts.architectures_table(models, levels, main)
     elsewhere = "".join(f" Other models ran on this data in {title}: see its section." for title in
                         other_models_in)
@@ -169,7 +175,8 @@ def _claims(models, levels, main, n_boot, alpha, other_models_in=()):
     if model.note:
         md += [f"Notes: {model.note}.", ""]
     if len(rows):
-        md += [f"#### Tests by level: {main}", "", markdown_table(verdicts.level_table(rows, model)), ""]
+        md += [f"#### Tests by level: {main}", "",
+               markdown_table(verdicts.level_table(rows, model, tost)), ""]
     return md
 
 
@@ -240,19 +247,15 @@ def _other_models_in(exp, found, complete):
 
 
 def _experiment_section(exp, name, complete, summary, rate, models, levels, grid_tables, out, metric,
-                        n_boot, alpha, other_models_in=()):
-    """The markdown of one experiment: claims, summary, curves and plots, confusions, grids."""
+                        n_boot, alpha, other_models_in=(), tost=False):
+    """The markdown of one experiment: claims, curves and plots, confusions, grids."""
     md = [f"## {experiment_title(exp)}", ""]
     runs = complete[complete["experiment"] == exp.experiment]
     part = summary[summary["experiment"] == exp.experiment]
     part_models = models[models["experiment"] == exp.experiment]
     if len(runs):
         md += _claims(part_models, levels[levels["experiment"] == exp.experiment],
-                      _default_model(runs), n_boot, alpha, other_models_in)
-    md += ["### Summary", "", "Complete runs only; mean ± std over seeds (n seeds); convergence "
-           "as the paper printed it (the 0-based index of the first epoch of the window), over "
-           "the seeds that converged.", ""]
-    md += [markdown_table(format_summary(part)) if len(part) else "_No complete runs yet._", ""]
+                      _default_model(runs), n_boot, alpha, other_models_in, tost)
 
     md += ["### Rate-accuracy and plots", ""]
     part_rate = rate[rate["experiment"] == exp.experiment]
@@ -260,14 +263,11 @@ def _experiment_section(exp, name, complete, summary, rate, models, levels, grid
         md += [f"_No complete run has a {metric.replace('_', ' ')}: nothing to plot._", ""]
     else:
         model = _default_model(runs)
-        too_short = f"no seed has {WINDOW} epochs" if (part["estimable"] == 0).all() else "no run converged"
         made = [
             (plots.accuracy_vs_level(part_rate, runs, out / f"accuracy_vs_level_{name}.png", metric),
              "accuracy vs level", ""),
             (plots.accuracy_vs_bits(part_rate, out / f"accuracy_vs_bits_{name}.png", metric),
              "accuracy vs bits per sample", "no level has a known size in bits"),
-            (plots.convergence_vs_level(part, runs, out / f"convergence_vs_level_{name}.png"),
-             "convergence vs level", too_short),
             (plots.learning_curves(runs, model, out / f"learning_curves_{name}.png"),
              f"learning curves of {model}", "no history.csv rows"),
         ]
@@ -312,6 +312,30 @@ def _run_notes(results):
     return ["## How the runs ran", ""] + [f"- {line}" for line in notes] + [""] if notes else []
 
 
+def _original_metrics(named, summary, complete, out, short):
+    """The appendix: what the original code printed, with its quirks, per experiment."""
+    md = ["## Appendix: what the original code printed", "",
+          "Not used by any verdict above. The original's collector printed, per run, the mean of "
+          "its 10 best validation epochs (\"paper acc.\"; for a run under 10 epochs it averages "
+          "the CSV header in as a zero, sum / (n + 1)) and its convergence index (the 0-based "
+          "first epoch of a 10-epoch window above 0.99 x the run's own best). Mean ± std over "
+          "seeds (n seeds), complete runs only; the selected checkpoint's test accuracy, used "
+          "everywhere above, beside them.", ""]
+    if len(short):
+        md += [f"{len(short)} run(s) have fewer than {WINDOW} epochs: their paper accuracy is the "
+               "quirk's, not an accuracy.", ""]
+    for exp, name in named:
+        part = summary[summary["experiment"] == exp.experiment]
+        md += [f"### {experiment_title(exp)}", "",
+               markdown_table(format_summary(part)) if len(part) else "_No complete runs yet._", ""]
+        if len(part):
+            too_short = f"no seed has {WINDOW} epochs" if (part["estimable"] == 0).all() else "no run converged"
+            runs = complete[complete["experiment"] == exp.experiment]
+            path = plots.convergence_vs_level(part, runs, out / f"convergence_vs_level_{name}.png")
+            md += [_image(out, path, "convergence vs level", too_short), ""]
+    return md
+
+
 def _shown_path(path):
     """A path as the report names it: relative to the working folder when inside it, so a
     committed report does not carry the folder of the machine that wrote it."""
@@ -319,8 +343,38 @@ def _shown_path(path):
     return path.relative_to(Path.cwd()).as_posix() if path.is_relative_to(Path.cwd()) else str(path)
 
 
-def write_report(root, out, margin=stats.MARGIN, metric="paper_accuracy", n_boot=stats.N_BOOT,
-                 alpha=stats.ALPHA):
+def _answer(found, complete, models, levels, out):
+    """The first screen: per data set, the rate-accuracy plot with interval bands and the
+    verdicts of each experiment's main model in words."""
+    md = ["## The answer, per data set", "",
+          "Does compression cost accuracy, and how many bits are noise? The selected "
+          "checkpoint's test accuracy against bits per sample with its 90% interval as a band; "
+          "each level marked by its verdict against the reference (filled: non-inferior within "
+          "the margin, cross: inferior beyond it, open: inconclusive); the dashed line is the "
+          "reference minus the margin. The sections below give the detail.", ""]
+    for (domain_name, dataset), part in found.groupby(["domain", "dataset"], sort=False):
+        keys = set(part["experiment"])
+        rows = levels[levels["experiment"].isin(keys)]
+        md += [f"### {domain_name} / {dataset}", ""]
+        path = plots.rate_accuracy_bands(rows, models, out / f"answer_{_slug(domain_name, dataset)}.png") \
+            if len(rows) else None
+        md += [_image(out, path, f"test accuracy vs bits, {domain_name} / {dataset}",
+                      "no model could be paired"), ""]
+        for exp in part.itertuples(index=False):
+            runs = complete[complete["experiment"] == exp.experiment]
+            if runs.empty:
+                continue
+            main = _default_model(runs)
+            model = models[(models["experiment"] == exp.experiment) & (models["model"] == main)]
+            if len(model):
+                own = rows[(rows["experiment"] == exp.experiment) & (rows["model"] == main)]
+                md += [f"- {experiment_title(exp)}: {verdicts.headline(model.iloc[0], own.sort_values('order'))}"]
+        md += [""]
+    return md
+
+
+def write_report(root, out, margin=stats.MARGIN, metric="test_accuracy", n_boot=stats.N_BOOT,
+                 alpha=stats.ALPHA, tost=False):
     """Write report.md, results.csv, tests.csv (the paired tests by level) and PNG plots
     to `out`; return the report's path. Warnings of the collection also go to stderr,
     one line each."""
@@ -359,8 +413,8 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
           f"Collected from `{_shown_path(root)}`: {len(results)} readable run folders in "
           f"{len(found)} experiment(s), "
           f"{len(complete)} complete runs averaged. The claims are tested on each run's "
-          f"per-example test predictions (margin {margin:g}); the summary, rate-accuracy tables "
-          f"and plots use the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "
+          f"per-example test predictions (margin {margin:g}); the rate-accuracy tables and plots "
+          f"use the {METRIC_TITLES[metric]}. Only runs of one experiment (the same "
           "settings but model, level and seed) are averaged together. Method and caveats: "
           "docs/method.md.", ""]
     short = complete[pd.to_numeric(complete["epochs_done"]) < WINDOW]
@@ -368,18 +422,24 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
         md += [f"**{len(short)} run(s) have fewer than {WINDOW} epochs.** Their paper accuracy is "
                "what the original's collector gives there: the CSV header is averaged in as a "
                "zero, sum / (n + 1). `--metric best10` averages their epochs instead.", ""]
+    if len(models):
+        md += _answer(found, complete, models, levels, out)
     if warnings:
         md += ["## Warnings", ""] + [f"- {line}" for line in warnings] + [""]
     md += _run_notes(results)
     md += ["## What was run", "", _what_was_run(results, found), ""]
     if len(models):
         md += ["## Verdicts at a glance", "",
-               "Every model of every experiment: q\\* is the lowest level non-inferior to the "
-               f"reference within {100 * margin:.1f} points in the fixed sequence from high to low "
-               "quality (the reference itself when none passes); noise bits are b(R) - b(q\\*) "
-               "per sample with their 5-95% bootstrap range; the lowest level's difference has its "
-               "90% interval (significant when it excludes 0). Each experiment's section below "
-               "gives the tests behind these, and convergence.", "",
+               "Every model of every experiment. First level: the verdict of the first compressed "
+               f"level against the reference within {100 * margin:.1f} points (non-inferior, "
+               "inferior beyond the margin, or inconclusive with the resolution of the data); "
+               "q\*: the lowest level shown non-inferior in the fixed sequence from high to low "
+               "quality (≤: every level tried passed; \"none shown\": the first level is inferior; "
+               "\"inconclusive\": it is neither); noise bits: b(R) minus the bits at which the "
+               "rate-accuracy curve crosses a(R) - margin, with a 90% bootstrap interval; the "
+               "lowest level's difference with its 90% interval (significant when it excludes "
+               "0). Each experiment's section below gives the tests behind these, and "
+               "convergence.", "",
                markdown_table(verdicts.tests_summary(models)), ""]
     figures = baselines.example_figures(out)  # drawn from the data caches by the study
     if figures:
@@ -389,10 +449,12 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
 
     # Plot names keep the domain and dataset; the key is added where several experiments share them.
     shared = found.groupby(["domain", "dataset"])["experiment"].transform("size").gt(1) if len(found) else []
+    named = []
     for exp, several in zip(found.itertuples(index=False), shared):
         name = _slug(exp.domain, exp.dataset) + (f"_{exp.experiment}" if several else "")
+        named.append((exp, name))
         md += _experiment_section(exp, name, complete, summary, rate, models, levels, grid_tables, out,
-                                  metric, n_boot, alpha, _other_models_in(exp, found, complete))
+                                  metric, n_boot, alpha, _other_models_in(exp, found, complete), tost)
 
     md += contrasts.contrast_section(complete, margin, alpha, n_boot)
     md += baselines.baseline_section(out)
@@ -401,6 +463,7 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
     md += [markdown_table(apart) if len(apart) else "None.", ""]
     if problems:
         md += ["## Unreadable run folders", ""] + [f"- {p}" for p in problems] + [""]
+    md += _original_metrics(named, summary, complete, out, short)
 
     report = out / "report.md"
     write_text(report, "\n".join(md))

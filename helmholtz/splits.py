@@ -12,6 +12,7 @@ class Data:
     test: tuple | None = None               # held-out test set, evaluated once at the end
     extra_tests: dict = field(default_factory=dict)  # level -> (x, y), evaluated at the end
     val_is_test: bool = False
+    groups: object = None  # the group of each example that judges the run (None: its own index)
 
 
 def fixed_shuffle(n, first=None):

@@ -6,22 +6,29 @@ model is an array `correct[level, seed, example]` (True where the run's best
 checkpoint classified the example right). Level 0 is the reference (lossless,
 or the level with the most bits); the others follow from high to low quality.
 
-- `Bootstrap`: a paired bootstrap over seeds AND test examples. Each replicate
-  draws seeds (shared by all levels) and test examples (shared by all levels
-  and seeds), jointly: the two-way ("pigeonhole", Owen 2007) bootstrap, which
-  errs on the wide side. The seed draws are widened so that their spread is
-  the unbiased seed variance, and `interval` widens the percentile interval
-  by a t quantile with the degrees of freedom the few seeds leave
-  (Welch-Satterthwaite), so three seeds do not pass for thirty.
-- `cutoff`: non-inferiority within a margin fixed before the runs, tested
-  level by level from high to low quality at one-sided alpha (fixed
-  sequence: stop at the first level not shown non-inferior), giving the
-  cutoff q*, its bootstrap range, and the noise bits b(R) - b(q*); or why the
-  data do not identify a cutoff.
-- `convergence`: epochs to a common absolute accuracy target, paired within
-  seeds, with an interval from the same seed draws.
+- `Bootstrap`: a paired bootstrap over seeds AND groups of test examples.
+  Each replicate draws seeds (shared by all levels) and groups of test
+  examples (shared by all levels and seeds), jointly: the two-way
+  ("pigeonhole", Owen 2007) bootstrap, which errs on the wide side. A group
+  is the unit of dependent examples (the effect versions of one note); where
+  the data name none, each example is its own. The seed draws are widened so
+  that their spread is the unbiased seed variance, and `interval` widens the
+  percentile interval by a t quantile with the degrees of freedom the few
+  seeds leave (Welch-Satterthwaite), so three seeds do not pass for thirty.
+- `cutoff`: per level a three-way verdict against the reference within a
+  margin fixed before the runs (non-inferior, inferior beyond the margin, or
+  inconclusive, with the resolution: how far the data can tell); the cutoff
+  q* from the fixed sequence of levels shown non-inferior (from high to low
+  quality, stopping at the first that is not); and the bits at which the
+  rate-accuracy curve, interpolated in log bits, crosses a(R) - margin, with
+  a bootstrap interval that holds its point estimate: the noise bits.
+- `convergence`: on whole validation curves: the paired difference in the
+  area under the validation-accuracy curve (primary) and epochs to several
+  targets (sensitivity), with paired-t intervals over seeds.
 
-docs/method.md states the rules and their measured behaviour.
+helmholtz/calibration.py measures every interval and test here on
+simulations with known answers; docs/method.md states the rules and their
+measured behaviour.
 """
 import math
 
@@ -32,9 +39,15 @@ MARGIN = 0.02            # the default non-inferiority margin (absolute accuracy
 ALPHA = 0.05             # one-sided level of every test; intervals are two-sided 1 - 2 alpha
 N_BOOT = 2000
 TARGET_FRACTION = 0.95   # convergence target: this fraction of the reference's mean best val accuracy
+TARGET_FRACTIONS = (0.90, 0.95)  # convergence sensitivity targets, besides one every run reaches
 _CHUNK = 256             # replicates per matrix product (bounds memory at 10,000 examples)
 
-NON_INFERIOR, NOT_SHOWN, NOT_TESTED, REFERENCE = "non-inferior", "not shown", "not tested", "reference"
+REFERENCE = "reference"
+# The fixed sequence's gate: which levels count toward q*.
+NON_INFERIOR, NOT_SHOWN, NOT_TESTED = "non-inferior", "not shown", "not tested"
+# Each level's own three-way verdict against the reference.
+INFERIOR, INCONCLUSIVE = "inferior", "inconclusive"
+FASTER, SLOWER, NO_DIFFERENCE, DEPENDS = "faster", "slower", "no difference resolved", "depends on the target"
 
 
 # ---------------------------------------------------------------- resampling
@@ -55,64 +68,117 @@ def seed_weights(rng, n_boot, n_seeds):
     return 1 + math.sqrt(n_seeds / (n_seeds - 1)) * (counts - 1)
 
 
+def group_index(groups, n):
+    """groups as 0..G-1 (each example its own group when None)."""
+    if groups is None:
+        return np.arange(n)
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups must name the group of each of the {n} examples, got shape "
+                         f"{groups.shape}")
+    return np.unique(groups, return_inverse=True)[1]
+
+
 class Bootstrap:
     """Replicate accuracies of every level of `correct` (L x S x N, bool).
 
     accuracy: (L,) mean over seeds and examples; per_seed: (L, S);
     weights: (B, S) seed draws; replicates: (B, L), from the same seed and
-    example draws for every level, so differences between levels are paired."""
+    group draws for every level, so differences between levels are paired.
+    groups: (N,) the group of each example (None: each its own); a replicate
+    draws G groups with replacement and takes every example of each drawn.
+    resample_seeds=False holds the seeds fixed (a broken variant, for the
+    calibration's negative controls only)."""
 
-    def __init__(self, correct, n_boot=N_BOOT, seed=0):
+    def __init__(self, correct, n_boot=N_BOOT, seed=0, groups=None, resample_seeds=True):
         correct = np.asarray(correct, dtype=bool)
         if correct.ndim != 3 or 0 in correct.shape:
             raise ValueError(f"correct must be levels x seeds x examples, got shape {correct.shape}")
         n_levels, n_seeds, n = correct.shape
         rng = np.random.default_rng(seed)
-        self.n_seeds, self.n_examples = n_seeds, n
+        group = group_index(groups, n)
+        n_groups = group.max() + 1
+        self.n_seeds, self.n_examples, self.n_groups = n_seeds, n, n_groups
         self.accuracy = correct.mean(axis=(1, 2))
         self.per_seed = correct.mean(axis=2)
         self.weights = seed_weights(rng, n_boot, n_seeds)
+        if not resample_seeds:
+            self.weights = np.ones_like(self.weights)
         runs = correct.reshape(n_levels * n_seeds, n).T.astype(np.float64)  # examples x runs
+        # Hits of each group (groups x runs): a replicate's draw of groups then weighs them.
+        hits_by_group = np.zeros((n_groups, runs.shape[1]))
+        np.add.at(hits_by_group, group, runs)
+        sizes = np.bincount(group, minlength=n_groups).astype(np.float64)
         self.replicates = np.empty((n_boot, n_levels))
         for start in range(0, n_boot, _CHUNK):
             stop = min(start + _CHUNK, n_boot)
-            examples = resample_counts(rng, stop - start, n).astype(np.float64)
-            hits = (examples @ runs).reshape(stop - start, n_levels, n_seeds)
-            self.replicates[start:stop] = np.einsum("bls,bs->bl", hits, self.weights[start:stop])
-        self.replicates /= n_seeds * n
+            drawn = resample_counts(rng, stop - start, n_groups).astype(np.float64)
+            hits = (drawn @ hits_by_group).reshape(stop - start, n_levels, n_seeds)
+            # Groups differ in size: a replicate's accuracy is its hits over its examples.
+            self.replicates[start:stop] = (np.einsum("bls,bs->bl", hits, self.weights[start:stop])
+                                           / (n_seeds * (drawn @ sizes))[:, None])
 
     def differences(self):
         """Replicates of accuracy(level) - accuracy(reference), (B, L)."""
         return self.replicates - self.replicates[:, [0]]
 
 
-def interval(point, replicates, per_seed, alpha=ALPHA):
+def interval(point, replicates, per_seed, alpha=ALPHA, widen=True):
     """(low, high): the 1 - 2 alpha percentile interval of `replicates` about `point`,
     each side widened by t(1 - alpha, df) / z(1 - alpha).
 
     df (Welch-Satterthwaite) weighs the seed part of the replicates' variance,
     var(per_seed) / S with S - 1 degrees of freedom, against the rest (many
     examples: unlimited): with seed noise dominant and 3 seeds, df -> 2 and the
-    interval widens by 1.8; with example noise dominant it stays as it is."""
+    interval widens by 1.8; with example noise dominant it stays as it is.
+    widen=False: the plain percentile interval (a broken variant, for the
+    calibration's negative controls only)."""
     replicates, per_seed = np.asarray(replicates, float), np.asarray(per_seed, float)
     low, high = np.percentile(replicates, [100 * alpha, 100 * (1 - alpha)])
-    widen = 1.0
+    factor = 1.0
     n_seeds = len(per_seed)
     seed_var = per_seed.var(ddof=1) / n_seeds if n_seeds > 1 else 0.0
-    if seed_var > 0:
+    if seed_var > 0 and widen:
         rest = max(replicates.var() - seed_var, 0.0)
         df = (seed_var + rest) ** 2 / (seed_var ** 2 / (n_seeds - 1))
-        widen = sp.t.ppf(1 - alpha, df) / sp.norm.ppf(1 - alpha)
-    return point - widen * (point - low), point + widen * (high - point)
+        factor = sp.t.ppf(1 - alpha, df) / sp.norm.ppf(1 - alpha)
+    return point - factor * (point - low), point + factor * (high - point)
 
 
-# ---------------------------------------------------------------- non-inferiority and q*
+def paired_t(per_seed, alpha=ALPHA):
+    """(mean, low, high): the 1 - 2 alpha paired-t interval of per-seed differences
+    (nan bounds with one seed or none)."""
+    values = np.asarray(per_seed, float)
+    values = values[np.isfinite(values)]
+    mean = values.mean() if len(values) else math.nan
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    half = sp.t.ppf(1 - alpha, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+# ---------------------------------------------------------------- verdicts, q* and the crossing
 
 def chance_level(labels):
     """The accuracy of always answering the commonest class (1 / classes for a
     balanced test set)."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64))
     return counts.max() / counts.sum()
+
+
+def three_way(low, high, margin):
+    """A level's verdict from its interval of accuracy - reference: non-inferior (the lower
+    bound above -margin), inferior (the upper bound below -margin) or inconclusive."""
+    if low > -margin:
+        return NON_INFERIOR
+    if high < -margin:
+        return INFERIOR
+    return INCONCLUSIVE
+
+
+def equivalent(low, high, margin):
+    """Two one-sided tests (TOST): the interval lies within (-margin, +margin)."""
+    return bool(-margin < low and high < margin)
 
 
 def fixed_sequence(lower_bounds, margin):
@@ -133,54 +199,78 @@ def fixed_sequence(lower_bounds, margin):
     return q, decisions
 
 
-def plug_in_cutoffs(differences, margin):
-    """Per replicate (row of B x L differences), the index of the last level before the
-    first whose difference is -margin or lower: where the cutoff lies in that replicate."""
-    fails = differences[:, 1:] <= -margin
-    return np.where(fails.any(axis=1), fails.argmax(axis=1), differences.shape[1] - 1)
+def crossing(log_bits, accuracy, margin):
+    """Where the rate-accuracy curve, from the reference down and linear in log bits
+    between levels, first falls to accuracy[0] - margin.
+
+    log_bits: (L,) from the reference down; accuracy: (L,) or (B, L). Returns
+    (log bits at the crossing, censored): censored where the curve stays above
+    the threshold down to the lowest level (the crossing lies at or below its bits)."""
+    acc = np.atleast_2d(np.asarray(accuracy, float))
+    x = np.asarray(log_bits, float)
+    threshold = acc[:, :1] - margin
+    below = acc[:, 1:] <= threshold
+    censored = ~below.any(axis=1)
+    i = np.where(censored, acc.shape[1] - 1, below.argmax(axis=1) + 1)
+    rows = np.arange(len(acc))
+    a0, a1 = acc[rows, i - 1], acc[rows, i]
+    step = np.where(a0 > a1, (a0 - threshold[:, 0]) / np.where(a0 > a1, a0 - a1, 1), 1.0)
+    at = np.where(censored, x[-1], x[i - 1] + np.clip(step, 0, 1) * (x[i] - x[i - 1]))
+    return (at, censored) if np.ndim(accuracy) == 2 else (float(at[0]), bool(censored[0]))
 
 
-def _quantiles(values, alpha):
-    """The alpha and 1 - alpha quantiles, each a value that occurs (levels and their bits
-    are discrete)."""
-    return tuple(np.quantile(values, [alpha, 1 - alpha], method="inverted_cdf"))
+def crossing_interval(point, replicates, per_seed, alpha=ALPHA, widen=True):
+    """(low, high) of log-bit crossings: the percentile interval of the replicates, widened
+    by t for the few seeds as `interval` (per_seed: each seed's own crossing), stretched
+    to hold the point estimate."""
+    low, high = interval(point, replicates, per_seed, alpha, widen)
+    return min(low, point), max(high, point)
 
 
-def cutoff(correct, labels, bits=None, margin=MARGIN, alpha=ALPHA, n_boot=N_BOOT, seed=0):
-    """The fixed-sequence non-inferiority tests of one model and its cutoff q*.
+def level_intervals(boot, alpha=ALPHA, widen=True):
+    """(difference, low, high) of every level against the reference (index 0: zeros)."""
+    diffs = boot.differences()
+    per_seed_diff = boot.per_seed - boot.per_seed[[0]]
+    point = boot.accuracy - boot.accuracy[0]
+    bounds = [(0.0, 0.0)] + [interval(point[i], diffs[:, i], per_seed_diff[i], alpha, widen)
+                             for i in range(1, len(point))]
+    return point, np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+
+
+def cutoff(correct, labels, bits=None, margin=MARGIN, alpha=ALPHA, n_boot=N_BOOT, seed=0,
+           groups=None):
+    """The verdicts of one model's levels against the reference, its cutoff q* and noise bits.
 
     correct: L x S x N (level 0 the reference, then high to low quality);
     labels: the test labels (for chance); bits: {kind: (L,) bits per sample}
-    (e.g. payload and total). Returns a dict:
+    (e.g. payload and total); groups: (N,) each example's group. Returns a dict:
       accuracy, accuracy_low, accuracy_high, difference, difference_low,
-      difference_high (L,): point and 1 - 2 alpha interval; decisions (L,);
-      worse (L,): the level is significantly worse than the reference;
-      q: index of q* or None, q_range: (high-quality end, low-quality end) of
-      the plug-in cutoff over the replicates; noise_bits: {kind: (point, low,
-      high)} or {} ; estimable, reason; resolution: the median distance from
-      a difference to its lower bound (differences below it are not resolved);
-      chance, above_chance (the reference's lower bound above chance + margin);
-      boot: the Bootstrap (its seed draws serve the convergence).
+      difference_high (L,): point and 1 - 2 alpha interval; verdicts (L,):
+      three-way; resolution (L,): how far the data tell a difference (point to
+      one-sided bound); decisions (L,): the fixed sequence toward q*; worse
+      (L,): significantly worse than the reference; q: index of q* (0: no
+      compressed level shown non-inferior) or None when not estimable;
+      bound: q* is the lowest level tried (the cutoff may lie below it);
+      noise_bits: {kind: (point, low, high, censored)}: b(R) minus the bits at
+      which the curve crosses a(R) - margin, with its interval (censored: the
+      curve stays above down to the lowest level, so these are lower bounds);
+      shown_bits: {kind: b(R) - b(q*)}; estimable, reason; chance,
+      above_chance; boot: the Bootstrap (its seed draws serve the convergence).
     """
-    boot = Bootstrap(correct, n_boot, seed)
-    diffs = boot.differences()
-    per_seed_diff = boot.per_seed - boot.per_seed[[0]]
+    boot = Bootstrap(correct, n_boot, seed, groups)
     n_levels = len(boot.accuracy)
     acc_ci = [interval(boot.accuracy[i], boot.replicates[:, i], boot.per_seed[i], alpha)
               for i in range(n_levels)]
-    point = boot.accuracy - boot.accuracy[0]
-    diff_ci = [(0.0, 0.0)] + [interval(point[i], diffs[:, i], per_seed_diff[i], alpha)
-                              for i in range(1, n_levels)]
-    low, high = np.array([c[0] for c in diff_ci]), np.array([c[1] for c in diff_ci])
+    point, low, high = level_intervals(boot, alpha)
     q, decisions = fixed_sequence(low, margin)
-    q_boot = plug_in_cutoffs(diffs, margin)
     chance = chance_level(labels)
+    resolution = point - low
     out = dict(accuracy=boot.accuracy, accuracy_low=np.array([c[0] for c in acc_ci]),
                accuracy_high=np.array([c[1] for c in acc_ci]), difference=point,
                difference_low=low, difference_high=high, decisions=decisions, worse=high < 0,
-               q=q, q_range=_quantiles(q_boot, alpha), noise_bits={}, chance=chance,
-               resolution=float(np.median(point[1:] - low[1:])) if n_levels > 1 else math.nan,
-               estimable=True, reason="", boot=boot)
+               verdicts=[REFERENCE] + [three_way(low[i], high[i], margin) for i in range(1, n_levels)],
+               resolution=resolution, q=q, bound=n_levels > 1 and q == n_levels - 1,
+               noise_bits={}, shown_bits={}, chance=chance, estimable=True, reason="", boot=boot)
     out["above_chance"] = bool(out["accuracy_low"][0] > chance + margin)
     reason = ""
     if n_levels < 2:
@@ -189,18 +279,22 @@ def cutoff(correct, labels, bits=None, margin=MARGIN, alpha=ALPHA, n_boot=N_BOOT
         reason = (f"the reference is not clearly above chance: its accuracy's lower bound, "
                   f"{out['accuracy_low'][0]:.1%}, is not above chance ({chance:.1%}) + the margin "
                   f"({100 * margin:.1f} points)")
-    elif not out["worse"][-1]:
-        reason = (f"the lowest level is not significantly worse than the reference (difference "
-                  f"{100 * point[-1]:+.1f} points, 90% interval {100 * low[-1]:+.1f} to "
-                  f"{100 * high[-1]:+.1f}): the data do not identify a cutoff")
     if reason:
-        out.update(estimable=False, reason=reason, q=None)
+        out.update(estimable=False, reason=reason, q=None, bound=False)
         return out
     for kind, values in (bits or {}).items():
         values = np.asarray(values, dtype=float)
-        if np.isfinite(values).all():
-            saved = values[0] - values[q_boot]
-            out["noise_bits"][kind] = (values[0] - values[q], *_quantiles(saved, alpha))
+        if not (np.isfinite(values).all() and (values > 0).all()):
+            continue
+        log_bits = np.log(values)
+        at, censored = crossing(log_bits, boot.accuracy, margin)
+        replicate_at, _ = crossing(log_bits, boot.replicates, margin)
+        per_seed_at, _ = crossing(log_bits, boot.per_seed.T, margin)
+        lo, hi = crossing_interval(at, replicate_at, per_seed_at, alpha)
+        # Fewer bits at the crossing remove more: the interval's ends swap.
+        out["noise_bits"][kind] = (values[0] - math.exp(at), values[0] - math.exp(hi),
+                                   values[0] - math.exp(lo), censored)
+        out["shown_bits"][kind] = values[0] - values[q]
     return out
 
 
@@ -214,38 +308,75 @@ def epochs_to_target(val_acc, target):
     return None
 
 
-def convergence(epochs, num_epochs, weights, alpha=ALPHA):
-    """Epochs to the target of each level minus the reference's, paired within seeds.
+def _direction(low, high, lower_is_faster):
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    if high < 0:
+        return FASTER if lower_is_faster else SLOWER
+    if low > 0:
+        return SLOWER if lower_is_faster else FASTER
+    return NO_DIFFERENCE
 
-    epochs: L x S, nan where a run never reached the target (counted as its
-    number of epochs + 1, a lower bound); num_epochs: L x S; weights: the
-    bootstrap's seed draws (B x S). Returns a dict of (L,) arrays: mean epochs,
-    difference, low, high, reached (seeds that reached the target), and
-    verdict ("faster", "slower", "no difference resolved", or why not
-    estimable)."""
-    epochs, num_epochs = np.asarray(epochs, float), np.asarray(num_epochs, float)
-    reached = np.isfinite(epochs)
-    value = np.where(reached, epochs, num_epochs + 1)
-    per_seed = value - value[[0]]
-    n_seeds = value.shape[1]
-    replicates = np.asarray(weights, float) @ per_seed.T / n_seeds
-    diff = per_seed.mean(axis=1)
-    out = dict(epochs=value.mean(axis=1), difference=diff, low=np.full(len(diff), np.nan),
-               high=np.full(len(diff), np.nan), reached=reached.sum(axis=1), verdict=[REFERENCE])
-    for i in range(1, len(diff)):
-        if n_seeds < 2:
+
+def convergence(curves, alpha=ALPHA, fractions=TARGET_FRACTIONS):
+    """Convergence of each level against the reference, paired within seeds.
+
+    curves: L x S lists of per-epoch val accuracies (level 0 the reference).
+    Primary: the area under each run's val-accuracy curve over the epochs every
+    run has, as its mean val accuracy over them (a level whose curve rises
+    sooner has the larger area); its per-seed difference to the reference with
+    a paired-t interval. Sensitivity: epochs to each target (the fractions of
+    the reference's mean best val accuracy, and the highest accuracy every run
+    reaches), paired-t too; a run that never reaches a target counts as its
+    epochs + 1, a lower bound. The verdict is the primary's where every target
+    gives the same answer (faster, slower, no difference resolved), else
+    "depends on the target".
+
+    Returns a dict: auc (L,), auc_difference, auc_low, auc_high; targets
+    [(name, value)]; epochs, epochs_difference, epochs_low, epochs_high,
+    reached: (T, L); verdict (L,)."""
+    n_levels, n_seeds = len(curves), len(curves[0])
+    length = min(len(c) for row in curves for c in row)
+    auc = np.array([[np.mean(c[:length]) for c in row] for row in curves])
+    best_ref = np.mean([max(c) for c in curves[0]])
+    targets = [(f"{f:g} x reference best", f * best_ref) for f in fractions]
+    targets.append(("reached by every run", min(max(c) for row in curves for c in row)))
+    out = dict(auc=auc.mean(axis=1), targets=targets, verdict=[REFERENCE],
+               auc_difference=np.zeros(n_levels), auc_low=np.full(n_levels, np.nan),
+               auc_high=np.full(n_levels, np.nan))
+    shape = (len(targets), n_levels)
+    out.update(epochs=np.zeros(shape), epochs_difference=np.zeros(shape),
+               epochs_low=np.full(shape, np.nan), epochs_high=np.full(shape, np.nan),
+               reached=np.zeros(shape, int), target_verdicts=[[REFERENCE] for _ in targets])
+    epochs = np.empty((len(targets), n_levels, n_seeds))
+    for t, (_, target) in enumerate(targets):
+        for lv in range(n_levels):
+            for s, c in enumerate(curves[lv]):
+                e = epochs_to_target(c, target)
+                epochs[t, lv, s] = len(c) + 1 if e is None else e
+                out["reached"][t, lv] += e is not None
+    out["epochs"] = epochs.mean(axis=2)
+    for lv in range(1, n_levels):
+        d, lo, hi = paired_t(auc[lv] - auc[0], alpha)
+        out["auc_difference"][lv], out["auc_low"][lv], out["auc_high"][lv] = d, lo, hi
+        primary = _direction(lo, hi, lower_is_faster=False)
+        sensitivity = []
+        for t in range(len(targets)):
+            d, lo, hi = paired_t(epochs[t, lv] - epochs[t, 0], alpha)
+            out["epochs_difference"][t, lv], out["epochs_low"][t, lv], out["epochs_high"][t, lv] = d, lo, hi
+            direction = _direction(lo, hi, lower_is_faster=True)
+            # A run that never reached a target counts as a lower bound on its epochs: it
+            # cannot make its level look faster, nor the reference look slower.
+            if (direction == FASTER and out["reached"][t, lv] < n_seeds) or \
+                    (direction == SLOWER and out["reached"][t, 0] < n_seeds):
+                direction = None
+            sensitivity.append(direction)
+            out["target_verdicts"][t].append(direction or "not estimable (runs never reached it)")
+        shown = [v for v in sensitivity if v is not None]
+        if primary is None:
             out["verdict"].append("not estimable (1 seed: no seed-to-seed spread)")
-            continue
-        out["low"][i], out["high"][i] = interval(diff[i], replicates[:, i], per_seed[i], alpha)
-        # A run that never reached the target counts as epochs + 1, a lower bound on its
-        # epochs: it cannot make its level look faster, nor the reference look slower.
-        if out["high"][i] < 0 and reached[i].all():
-            verdict = "faster"
-        elif out["low"][i] > 0 and reached[0].all():
-            verdict = "slower"
-        elif out["high"][i] < 0 or out["low"][i] > 0:
-            verdict = "not estimable (some runs never reached the target)"
+        elif all(v == primary for v in shown):
+            out["verdict"].append(primary)
         else:
-            verdict = "no difference resolved"
-        out["verdict"].append(verdict)
+            out["verdict"].append(DEPENDS)
     return out

@@ -81,10 +81,12 @@ def load_data(spec, args):
         return s, (s["data"], s["label"]), {"total": 8 * s["bytes"], "payload": 8 * s["payload"]}
 
     train_split, train, train_bits = split(args.level, "train")
-    _, test, _ = split(args.level, "test")
+    test_split, test, _ = split(args.level, "test")
     fit_idx, val_idx = spec.hold_out(args, train_split)
     train_idx = fit_idx[:args.subset]
     test_idx = fixed_shuffle(len(test[1]), args.test_subset)
+    # The groups of dependent test examples (e.g. versions of one note), resampled as units.
+    groups = np.asarray(test_split.get("group", np.arange(len(test[1]))))[test_idx]
     extra, bits_at = {}, {"total": {}, "payload": {}}
     for level in args.test_levels:
         _, xy, bits = split(level, "test")
@@ -93,10 +95,10 @@ def load_data(spec, args):
             bits_at[kind][str(level)] = float(bits[kind][test_idx].mean())
     if val_idx is None:  # the original protocol of a domain whose test set picks the best epoch
         data = Data(train=take(train, train_idx), val=take(test, test_idx), extra_tests=extra,
-                    val_is_test=True)
+                    val_is_test=True, groups=groups)
     else:
         data = Data(train=take(train, train_idx), val=take(train, val_idx[:args.test_subset]),
-                    test=take(test, test_idx), extra_tests=extra)
+                    test=take(test, test_idx), extra_tests=extra, groups=groups)
     bits = {kind: float(np.mean(train_bits[kind][train_idx])) for kind in train_bits}
     return data, bits, bits_at, train_split
 

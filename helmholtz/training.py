@@ -252,11 +252,13 @@ def predictions(model, xy, eval_batch_size, transform):
     return np.argmax(scores, axis=-1).astype(np.int16)
 
 
-def write_predictions(path, labels, predicted):
-    """predictions.npz: `labels` and `pred@<level>` per test level (int16), written
-    atomically; a level whose test labels differ from `labels` gets its own
-    `labels@<level>`."""
-    arrays = {"labels": np.asarray(labels).astype(np.int16)}
+def write_predictions(path, labels, predicted, groups=None):
+    """predictions.npz: `labels`, `group` (each example's group, the unit a bootstrap
+    resamples; its own index when the data name none) and `pred@<level>` per test
+    level (int16), written atomically; a level whose test labels differ from
+    `labels` gets its own `labels@<level>`."""
+    groups = np.arange(len(labels)) if groups is None else groups
+    arrays = {"labels": np.asarray(labels).astype(np.int16), "group": np.asarray(groups, np.int64)}
     for level, (level_labels, pred) in predicted.items():
         arrays[f"pred@{level}"] = pred
         if not np.array_equal(level_labels, labels):
@@ -296,6 +298,6 @@ def finish_run(folder, config, rows, data, transform, eval_batch_size):
               "bits_per_sample": config.get("bits_per_sample"),
               "seconds_total": sum(seconds), "seconds_per_epoch": float(np.mean(seconds)),
               "experiment": config["experiment"]}
-    write_predictions(folder / PREDICTIONS, own[1], predicted)  # before result.json: complete runs have it
+    write_predictions(folder / PREDICTIONS, own[1], predicted, data.groups)  # before result.json: complete runs have it
     write_json(folder / RESULT, result)
     return result

@@ -154,9 +154,14 @@ def test_a_sweep_flat_down_to_25_has_its_cutoff_and_noise_bits_there(tmp_path):
     assert model.reference == "lossless" and model.q_star == 25
     assert model.seeds == 3 and model.examples == EXAMPLES and model.chance == pytest.approx(0.1)
     assert model.bits_kind == "payload"
-    assert model.noise_payload == (BITS["lossless"] - 500) - (BITS[25] - 500)
-    assert model.noise_total == BITS["lossless"] - BITS[25]
+    assert model.shown_payload == (BITS["lossless"] - 500) - (BITS[25] - 500)
+    assert model.shown_total == BITS["lossless"] - BITS[25]
+    # the curve crosses a(R) - 2 points between 25 (0.85) and 5 (0.70), near 25 in log bits
+    assert BITS["lossless"] - BITS[25] < model.noise_total < BITS["lossless"] - BITS[5]
     assert model.noise_total_low <= model.noise_total <= model.noise_total_high
+    assert not model.noise_total_censored and not model.bound
+    assert list(levels["verdict"]) == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
+                                       stats.INFERIOR, stats.INFERIOR]
     assert model.lowest == 1 and model.lowest_worse and model.lowest_difference == pytest.approx(-0.45, abs=0.03)
     assert list(levels["level"]) == ["lossless", 100, 25, 5, 1]  # high to low quality
     assert list(levels["decision"]) == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
@@ -171,17 +176,18 @@ def test_when_no_compressed_level_passes_no_bits_are_called_noise(tmp_path):
     assert model.estimable and model.q_star == "lossless"
     assert list(levels["decision"]) == [stats.REFERENCE, stats.NOT_SHOWN, stats.NOT_TESTED]
     text = verdicts.noise_bits(model)
-    assert text.startswith("**None shown**") and "payload bits" in text
-    assert "Not shown at any compressed level" in verdicts.no_loss(model, levels)
+    assert "no bits are shown removable" in text and "payload bits" in text
+    assert "Not supported at any compressed level" in verdicts.no_loss(model, levels)
+    assert "inferior to lossless beyond the 2.0-point margin" in verdicts.no_loss(model, levels)
     glance = verdicts.tests_summary(models.reset_index()).iloc[0]
-    assert glance["noise bits, payload (5-95%)"].startswith("none shown (up to ")
+    assert glance["q*"] == "none shown" and glance["first level"] == stats.INFERIOR
 
 
 def test_without_payload_bits_noise_bits_are_total_bits_and_say_so(tmp_path):
     models, _ = paired_tests(write_runs(tmp_path, SWEEP, payload=False))
     model = models.loc["all-cnns"]
     assert model.bits_kind == "total" and np.isnan(model.noise_payload)
-    assert model.noise_total == BITS["lossless"] - BITS[25]
+    assert model.shown_total == BITS["lossless"] - BITS[25]
 
 
 def test_without_lossless_the_level_with_most_bits_is_the_reference(tmp_path):
@@ -191,10 +197,12 @@ def test_without_lossless_the_level_with_most_bits_is_the_reference(tmp_path):
     assert "no lossless run" in model.note and list(levels["level"]) == [100, 25, 1]
 
 
-def test_a_flat_sweep_and_a_reference_at_chance_are_not_estimable(tmp_path):
-    flat, _ = paired_tests(write_runs(tmp_path / "flat", {5: 0.85, 25: 0.85, "lossless": 0.85}))
-    assert not flat.loc["all-cnns"].estimable and flat.loc["all-cnns"].q_star is None
-    assert "lowest level is not significantly worse" in flat.loc["all-cnns"].reason
+def test_a_flat_sweep_bounds_the_cutoff_and_a_reference_at_chance_is_not_estimable(tmp_path):
+    flat, levels = paired_tests(write_runs(tmp_path / "flat", {5: 0.85, 25: 0.85, "lossless": 0.85}))
+    model = flat.loc["all-cnns"]
+    assert model.estimable and model.q_star == 5 and model.bound and model.noise_total_censored
+    assert verdicts.cutoff_text(model) == "≤ 5"
+    assert "Every compressed level passed" in verdicts.no_loss(model, levels)
     chance, _ = paired_tests(write_runs(tmp_path / "chance", {5: 0.1, 25: 0.1, "lossless": 0.1}))
     assert "not clearly above chance" in chance.loc["all-cnns"].reason
 
@@ -230,13 +238,21 @@ def test_epochs_to_a_common_target_are_paired_within_seeds(tmp_path):
     # reaches 0.95 x 0.85
     root = write_runs(tmp_path, SWEEP, reaches={"lossless": 8, 100: 8, 25: 4})
     models, levels = paired_tests(root)
-    assert models.loc["all-cnns"].target == pytest.approx(0.95 * 0.85)
+    model = models.loc["all-cnns"]
+    assert model.target_1 == pytest.approx(0.95 * 0.85)
+    assert model.target_2 == pytest.approx(0.40)  # the highest accuracy every run reaches
     by_level = levels.set_index("level")
-    assert by_level.loc[25, "convergence_difference"] == -4
+    # the area under the curve: 4 epochs sooner at 0.85 instead of 0.3, over 12 epochs
+    assert by_level.loc[25, "convergence_difference"] == pytest.approx(4 * 0.55 / 12)
+    assert by_level.loc[25, "epochs_1_difference"] == -4
     assert by_level.loc[25, "convergence"] == "faster"
     assert by_level.loc[100, "convergence"] == "no difference resolved"
-    assert by_level.loc[5, "reached"] == 0 and by_level.loc[5, "epochs_to_target"] == 13
-    assert by_level.loc[5, "convergence"] == "slower"
+    # quality 5 never reaches 0.95 x 0.85 (slower there) but reaches 0.40 sooner than
+    # lossless, and its area is larger: the verdict depends on the target
+    assert by_level.loc[5, "epochs_1_reached"] == 0 and by_level.loc[5, "epochs_1"] == 13
+    assert by_level.loc[5, "epochs_1_verdict"] == "slower"
+    assert by_level.loc[5, "epochs_2_verdict"] == "faster"
+    assert by_level.loc[5, "convergence"] == "depends on the target"
 
 
 def test_a_model_at_one_level_has_nothing_to_compare(tmp_path):

@@ -109,3 +109,18 @@ def test_every_seed_trains_and_tests_on_the_same_clips(three_effects, env):
     for split in ("train", "val", "test"):
         np.testing.assert_array_equal(getattr(a, split)[0], getattr(b, split)[0])
         np.testing.assert_array_equal(getattr(a, split)[1], getattr(b, split)[1])
+
+
+def test_the_test_clips_are_grouped_by_their_dry_note(three_effects, env):
+    """The effect versions of one note are dependent test examples: one group, which the
+    bootstrap draws as a unit (predictions.npz records it as `group`)."""
+    from audio import SPEC
+    args = trainer.parse_args(SPEC, ["--bitrate", "lossless", "--data", str(three_effects),
+                                     "--cache_dir", env["HELMHOLTZ_CACHE"]])
+    data = trainer.load_data(SPEC, args)[0]
+    labels, groups = data.test[1], data.groups
+    assert len(groups) == len(labels) == 60
+    _, sizes = np.unique(groups, return_counts=True)
+    assert (sizes == 3).all()  # 20 notes, each heard through the three effects
+    for g in np.unique(groups):
+        assert sorted(labels[groups == g]) == [0, 1, 2]

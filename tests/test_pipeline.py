@@ -50,7 +50,9 @@ def test_real_sweep_is_collected_and_reported(fashion_folder, env, tmp_path):
         with np.load(folder / "predictions.npz") as saved:
             arrays = {name: saved[name] for name in saved.files}
         own = f"pred@{row['level']}"
-        assert sorted(arrays) == sorted(["labels", own, "pred@25"])
+        assert sorted(arrays) == sorted(["labels", "group", own, "pred@25"])
+        # images depend on no other: each test example is its own group
+        assert len(set(arrays.pop("group"))) == 10
         assert all(a.dtype == np.int16 and a.shape == (10,) for a in arrays.values())
         labels = arrays["labels"]
         # the original protocol: the test set is the validation set, its accuracy the history's

@@ -124,7 +124,7 @@ def test_collect_cli_writes_csv_and_prints_summary(tmp_path):
     # the paired tests under the summary: all-cnns flat down to 25, then 30 points down at 5
     paired = done.stdout.split("Paired tests on the test predictions")[1]
     line = next(l for l in paired.splitlines() if l.strip().startswith("all-cnns"))
-    assert re.search(r"all-cnns\s+lossless\s+25\s", line) and "5: -30.0" in line
+    assert re.search(r"all-cnns\s+lossless\s+non-inferior\s+25\s", line) and "5: -30.0" in line
 
 
 def test_collect_cli_on_missing_folder_exits_2_with_one_line(tmp_path):
@@ -145,8 +145,8 @@ def test_report_renders_tables_and_valid_plots(tmp_path):
     text = report.read_text()
     images = _linked_images(report)
     assert {Path(p).name.split("_cifar")[0] for p in images} == {
-        "accuracy_vs_level", "accuracy_vs_bits", "convergence_vs_level", "learning_curves",
-        "confusion", "grid"}
+        "answer", "accuracy_vs_level", "accuracy_vs_bits", "convergence_vs_level",
+        "learning_curves", "confusion", "grid"}
     for link in images:
         with Image.open(report.parent / link) as image:
             assert image.format == "PNG" and image.size[0] > 100
@@ -170,26 +170,31 @@ def test_report_states_each_claim_and_its_verdict(tmp_path):
     # non-inferior down to 25 (18,000 bits below lossless), a loss of 30 points at 5
     make_tree(tmp_path / "logs")
     text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=300).read_text()
-    claims = text.split("### The paper's claims on this data")[1].split("### Summary")[0]
+    claims = text.split("### The paper's claims on this data")[1].split("### Rate-accuracy")[0]
     assert "all-cnns: 2 seed(s) x 200 test examples per level" in claims
     assert "chance (the commonest class) is 10.0%" in claims and "margin of 2.0 points" in claims
     assert ("**Supported down to q\\* = 25**: every level from 100 down to 25 is non-inferior to "
             "lossless within 2.0 points") in claims
-    assert "5 is the first that is not (difference -30.0 points" in claims
+    assert ("The next level, 5, is inferior beyond the 2.0-point margin (difference -30.0 "
+            "points") in claims
     assert "**Significant loss** at the lowest level, 5: -30.0 points against lossless" in claims
-    assert "At q\\* = 25: 3.0 epochs, difference +0.0" in claims and "slower at 5" in claims
-    assert ("**18,000 (5-95% range 18,000 to 18,000, 75.0% of b(R) = 24,000)**" in claims
-            and "Payload bits were not recorded" in claims)
+    assert "At q\\* = 25: area +0.0 points" in claims and "slower at 5" in claims
+    # the curve crosses 78% between 25 (80%, 6,000 bits) and 5 (50%, 2,000) at 1/15 of the
+    # way in log bits: 6,000 x 3^(-1/15) = 5,576 bits, 18,424 below b(R)
+    assert re.search(r"\*\*18,424 \(90% interval 18,\d{3} to 18,\d{3}\) total bits per sample\*\* "
+                     r"of b\(R\) = 24,000", claims)
+    assert "Shown removable by the tests (b(R) - b(q\\*), q\\* = 25): 18,000." in claims
     assert ("| cnns-dense-64 | - | - | - | - | - | - | - | - | not estimable | one level only: "
             "nothing to compare with |") in claims
     by_level = claims.split("#### Tests by level: all-cnns")[1]
-    assert "| 25 | - | 6,000 | 80.00 (" in by_level and "| non-inferior | no |" in by_level
-    assert "| 5 | - | 2,000 | 50.00 (" in by_level and "| not shown | yes |" in by_level
+    assert "| 25 | - | 6,000 | 80.00 (" in by_level and "| non-inferior | non-inferior |" in by_level
+    assert "| 5 | - | 2,000 | 50.00 (" in by_level
+    assert "| inferior beyond the 2.0-point margin | not shown |" in by_level
     tests = pd.read_csv(tmp_path / "out" / "tests.csv", dtype={"q_star": str})
     assert set(tests.loc[tests["model"] == "all-cnns", "q_star"]) == {"25"}
     glance = text.split("## Verdicts at a glance")[1].split("\n## ")[0]
     row, = [line for line in glance.splitlines() if "| all-cnns |" in line]
-    assert "| lossless | 25 |" in row and "| 18,000 (18,000 to 18,000) |" in row
+    assert "| lossless | non-inferior | 25 |" in row and "| 18,424 (90% interval 18," in row
     assert "| 5: -30.0 (" in row
     assert "| cnns-dense-64 |" in glance and "not estimable" in glance
 
@@ -200,9 +205,11 @@ def test_report_says_when_the_data_identify_no_cutoff(tmp_path):
         for seed in (0, 1):
             make_run(logs, level, seed, [0.8] * 12, predicted=0.8)
     text = write_report(logs, tmp_path / "out", n_boot=300).read_text()
-    assert ("**Not estimable**: the lowest level is not significantly worse than the reference "
-            "(difference +0.0 points") in text
-    assert "Levels shown non-inferior to lossless within 2.0 points: 25, 5." in text
+    # every level passes: q* is the lowest level tried, a bound, and so are the noise bits
+    assert ("**Supported down to q\\* = 5**: every level from 25 down to 5 is non-inferior to "
+            "lossless within 2.0 points") in text
+    assert "Every compressed level passed, so the cutoff lies at or below the lowest level" in text
+    assert "at least" in text.split("(d) The bits removed")[1].split("\n")[0]
     assert "**No significant loss** at the lowest level, 5: +0.0 points" in text
     assert "no difference is claimed" in text
 

@@ -63,13 +63,16 @@ def test_a_sweep_that_drops_below_a_level_gives_that_level_as_the_cutoff():
     assert out["estimable"] and out["reason"] == ""
     assert out["decisions"] == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
                                 stats.NON_INFERIOR, stats.NOT_SHOWN, stats.NOT_TESTED]
-    assert out["q"] == 3
-    assert out["noise_bits"]["payload"][0] == 20_000 - 3_000
-    assert out["noise_bits"]["total"][0] == 24_000 - 6_000
-    low, high = out["q_range"]
-    assert low <= 3 <= high and high <= 4  # the plug-in cutoff never passes the clear drop
-    for point, low_bits, high_bits in out["noise_bits"].values():
-        assert low_bits <= point <= high_bits
+    assert out["q"] == 3 and not out["bound"]
+    assert out["verdicts"] == [stats.REFERENCE, stats.NON_INFERIOR, stats.NON_INFERIOR,
+                               stats.NON_INFERIOR, stats.INFERIOR, stats.INFERIOR]
+    assert out["shown_bits"] == {"payload": 20_000 - 3_000, "total": 24_000 - 6_000}
+    # The curve crosses a(R) - 2 points between 25 (3,000 payload bits) and 10 (2,000), about
+    # halfway in log bits: noise bits between the two levels', the point inside its interval.
+    for kind, (point, low, high, censored) in out["noise_bits"].items():
+        between = sorted(bits[kind][0] - np.array(bits[kind][3:5]))
+        assert between[0] < point < between[1] and low <= point <= high and not censored
+        assert between[0] <= low and high <= between[1] + 1e-9  # 4 points down at 10 is clear
     assert out["worse"][-1] and out["worse"][4] and not out["worse"][1:4].any()
 
 
@@ -92,13 +95,34 @@ def test_a_reference_at_chance_is_not_estimable():
     assert "not clearly above chance" in out["reason"] and "10.0%" in out["reason"]
 
 
-def test_a_lowest_level_no_worse_than_the_reference_is_not_estimable():
+def test_a_lowest_level_non_inferior_bounds_the_cutoff_instead_of_hiding_it():
+    # every level tried is shown non-inferior: q* is the lowest, as a bound, and the noise
+    # bits are a lower bound (the curve never crosses a(R) - margin), not "not estimable"
     rng = np.random.default_rng(3)
     correct = simulate(rng, [0.85, 0.85, 0.85])
     out = stats.cutoff(correct, LABELS, {"total": [3, 2, 1]}, n_boot=300)
-    assert not out["estimable"] and out["q"] is None
-    assert "lowest level is not significantly worse" in out["reason"]
-    assert out["decisions"][1:] == [stats.NON_INFERIOR] * 2  # the tests themselves still stand
+    assert out["estimable"] and out["q"] == 2 and out["bound"]
+    assert out["decisions"][1:] == [stats.NON_INFERIOR] * 2
+    point, low, high, censored = out["noise_bits"]["total"]
+    assert censored and point == pytest.approx(2) and low <= point <= high
+
+
+def test_an_unresolved_first_level_is_inconclusive_not_a_cutoff():
+    # 300 examples, seed SD 1.5 points: the first level truly equal, the interval far wider
+    # than the margin: neither non-inferior nor inferior, and q* is not "the reference"
+    rng = np.random.default_rng(8)
+    correct = simulate(rng, [0.85, 0.85, 0.60], examples=300, seed_sd=0.015)
+    out = stats.cutoff(correct, LABELS[:300], n_boot=400)
+    assert out["verdicts"][1] == stats.INCONCLUSIVE and out["q"] == 0
+    assert out["resolution"][1] > stats.MARGIN
+    assert out["verdicts"][2] == stats.INFERIOR
+
+
+def test_three_way_verdicts_and_equivalence():
+    assert stats.three_way(-0.01, 0.01, 0.02) == stats.NON_INFERIOR
+    assert stats.three_way(-0.05, -0.03, 0.02) == stats.INFERIOR
+    assert stats.three_way(-0.03, 0.01, 0.02) == stats.INCONCLUSIVE
+    assert stats.equivalent(-0.01, 0.01, 0.02) and not stats.equivalent(-0.01, 0.03, 0.02)
 
 
 def test_the_bootstrap_is_paired_and_seeded():
@@ -147,29 +171,64 @@ def test_epochs_to_target_is_the_first_epoch_that_reaches_it():
     assert stats.epochs_to_target([0.5, 0.6], 0.7) is None
 
 
-def weights(n_seeds, n_boot=2000):
-    return stats.seed_weights(np.random.default_rng(0), n_boot, n_seeds)
+def curve(rise, plateau, epochs=30, noise=0.0, rng=None):
+    """A val curve rising linearly to `plateau` over `rise` epochs, then flat (+ noise)."""
+    values = np.minimum(np.arange(1, epochs + 1) / rise, 1.0) * plateau
+    return list(values + (noise * rng.standard_normal(epochs) if rng is not None else 0))
 
 
-def test_a_level_that_reaches_the_target_sooner_in_every_seed_is_faster():
-    epochs = np.array([[10, 12, 11, 13, 12], [6, 7, 6, 8, 7], [10, 13, 11, 12, 12]], dtype=float)
-    out = stats.convergence(epochs, np.full(epochs.shape, 30), weights(5))
-    assert out["verdict"] == [stats.REFERENCE, "faster", "no difference resolved"]
-    assert out["difference"][1] == pytest.approx(-4.8)
-    assert out["low"][1] < -4.8 < out["high"][1] < 0
-    assert out["low"][2] < 0 < out["high"][2]
+def test_a_level_whose_curve_rises_sooner_in_every_seed_is_faster():
+    rng = np.random.default_rng(0)
+    ref = [curve(10 + s % 2, 0.8, noise=0.002, rng=rng) for s in range(5)]
+    sooner = [curve(5 + s % 2, 0.8, noise=0.002, rng=rng) for s in range(5)]
+    same = [curve(10 + s % 2, 0.8, noise=0.002, rng=rng) for s in range(5)]
+    out = stats.convergence([ref, sooner, same])
+    assert out["verdict"] == [stats.REFERENCE, stats.FASTER, stats.NO_DIFFERENCE]
+    assert out["auc_low"][1] > 0 and out["auc_low"][2] < 0 < out["auc_high"][2]
+    assert (out["epochs_difference"][:, 1] < 0).all()
+    assert [v[1] for v in out["target_verdicts"]] == [stats.FASTER] * 3
+
+
+def test_a_verdict_that_turns_with_the_target_says_so():
+    # the level is at 0.76 by epoch 5 (sooner to 90% and 95% of the reference's 0.80) but
+    # reaches 0.78, the highest accuracy every run reaches, only at epoch 30: later than 10
+    rng = np.random.default_rng(1)
+    ref = [curve(10, 0.8, noise=0.001, rng=rng) for _ in range(4)]
+    early = np.minimum(np.arange(1, 31) / 5, 1.0) * 0.76 + np.linspace(0, 0.02, 30)
+    level = [list(early + 0.001 * rng.standard_normal(30)) for _ in range(4)]
+    out = stats.convergence([ref, level])
+    assert out["target_verdicts"][0][1] == stats.FASTER and out["target_verdicts"][2][1] == stats.SLOWER
+    assert out["verdict"][1] == stats.DEPENDS
+
+
+def test_the_paired_t_interval_over_few_seeds():
+    mean, low, high = stats.paired_t([1.0, 2.0, 3.0], alpha=0.05)
+    assert mean == 2 and high - mean == pytest.approx(t.ppf(0.95, 2) * 1 / np.sqrt(3))
+    assert np.isnan(stats.paired_t([1.0])[1])
 
 
 def test_convergence_with_runs_that_never_reach_the_target():
-    nan = np.nan
-    slow = stats.convergence(np.array([[5, 6, 5], [nan, nan, nan]]), np.full((2, 3), 20), weights(3))
-    assert slow["epochs"][1] == 21 and slow["reached"].tolist() == [3, 0]
-    assert slow["verdict"][1] == "slower"
-    # a run that never arrives counts as 21 epochs, a lower bound: its level is never called
-    # faster on it, however fast the other seeds were
-    epochs = np.array([[18, 19, 19, 18, 19], [2, 2, 2, 2, nan]])
-    partly = stats.convergence(epochs, np.full((2, 5), 20), weights(5))
-    assert partly["high"][1] < 0
-    assert partly["verdict"][1] == "not estimable (some runs never reached the target)"
-    one = stats.convergence(np.array([[5.0], [3.0]]), np.full((2, 1), 20), weights(1))
+    ref = [curve(5, 0.8) for _ in range(3)]
+    never = [curve(5, 0.5) for _ in range(3)]  # below 90% of the reference's best
+    out = stats.convergence([ref, never])
+    assert out["reached"][0].tolist() == [3, 0] and out["epochs"][0, 1] == 31
+    assert out["target_verdicts"][0][1] == stats.SLOWER  # a lower bound on a slower level holds
+    one = stats.convergence([[curve(5, 0.8)], [curve(3, 0.8)]])
     assert one["verdict"][1].startswith("not estimable (1 seed")
+
+
+# ---------------------------------------------------------------- groups
+
+def test_the_bootstrap_draws_whole_groups():
+    # 60 notes, each heard as 12 identical clips: drawn by note, the spread is that of the
+    # 60 notes; drawn clip by clip it would pass for 720 independent examples
+    rng = np.random.default_rng(9)
+    notes = simulate(rng, [0.8, 0.75], seeds=1, examples=60)
+    clips = np.repeat(notes, 12, axis=2)
+    groups = np.repeat(np.arange(60), 12)
+    spread = lambda boot: boot.differences()[:, 1].std()  # noqa: E731
+    by_note = spread(stats.Bootstrap(notes, 4000))
+    assert spread(stats.Bootstrap(clips, 4000, groups=groups)) == pytest.approx(by_note, rel=0.1)
+    assert spread(stats.Bootstrap(clips, 4000)) == pytest.approx(by_note / np.sqrt(12), rel=0.1)
+    own = stats.Bootstrap(notes, 300, seed=2, groups=np.arange(60)).replicates
+    assert np.array_equal(own, stats.Bootstrap(notes, 300, seed=2).replicates)

@@ -250,3 +250,34 @@ def test_baselines_and_example_figures_write_their_own_files_and_are_done_when_t
     failing = study.Step("audio", "baseline", [sys.executable, "-c", "import sys; sys.exit(3)"],
                          "baseline", 0, out / "baseline" / "bitrate_96.json")
     assert study.run_step(failing) == 3
+
+
+def test_the_committed_audio_records_name_each_clips_dry_note(tmp_path):
+    """The committed study's audio records carry `group`: 30 notes, each heard through the 12
+    effects once, the same in every run; scripts/regroup.py rebuilt them from the split."""
+    import numpy as np
+    records = sorted((REPO / "docs" / "results" / "study" / "runs" / "audio").rglob("predictions.npz"))
+    assert len(records) == 45
+    first = None
+    for path in records:
+        with np.load(path) as saved:
+            groups, labels = saved["group"], saved["labels"]
+        first = groups if first is None else first
+        assert np.array_equal(groups, first)
+        for g in np.unique(groups):
+            assert sorted(labels[groups == g]) == list(range(12))
+    assert len(np.unique(first)) == 30
+    # run again, it finds nothing to do; on other data it stops before writing
+    copy = tmp_path / "runs"
+    shutil.copytree(records[0].parent, copy / "run")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "regroup.py"), str(copy),
+                           "--clips_per_class", "150"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("0 of 1 audio runs regrouped")
+    with np.load(copy / "run" / "predictions.npz") as saved:
+        arrays = {k: saved[k] for k in saved.files if k != "group"}
+    np.savez(copy / "run" / "predictions.npz", **arrays)
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "regroup.py"), str(copy),
+                           "--clips_per_class", "100"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    with np.load(copy / "run" / "predictions.npz") as saved:
+        assert "group" not in saved.files
