@@ -77,6 +77,20 @@ class Frame(NamedTuple):
     rate: int
 
 
+# ---------------------------------------------------------------- the codec room (audio.SPEC.codecs)
+
+LIBRARY = "lameenc (LAME)"
+
+
+def version():
+    from importlib.metadata import version as package_version
+    return f"lameenc {package_version('lameenc')}"
+
+
+def check_level(kbps):
+    return check_bitrate(kbps)
+
+
 def check_bitrate(kbps):
     if kbps not in BITRATES:
         raise UsageError(f"bitrate {kbps} kbps is not one LAME accepts for CBR; "
