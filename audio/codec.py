@@ -49,7 +49,7 @@ import librosa
 import numpy as np
 import soundfile
 
-from audio import BITRATES, PAPER_LEVEL
+from audio import BITRATES, DEFAULT_LEVELS, PAPER_LEVEL
 from helmholtz.errors import UsageError
 
 LOSSLESS = "lossless"
@@ -79,6 +79,7 @@ class Frame(NamedTuple):
 
 # ---------------------------------------------------------------- the codec room (audio.SPEC.codecs)
 
+LEVELS = DEFAULT_LEVELS  # the original's
 LIBRARY = "lameenc (LAME)"
 
 

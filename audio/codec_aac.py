@@ -6,6 +6,7 @@ samples are dropped after decoding, so the decoded clip lines up (lag 0). --bitr
 Payload: the raw AAC frames; without their 7-byte ADTS headers."""
 from audio import pyav_rooms
 
+LEVELS = (16, 32, 64, 96, 128, 160)  # nothing codes below 16
 LIBRARY = pyav_rooms.LIBRARY
 SETTINGS = {"codec": "aac", "container": "adts", "rate": 44100, "options": {}, "delay": 1024}
 

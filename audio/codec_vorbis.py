@@ -14,6 +14,7 @@ import soundfile
 from audio.codec import PCM_BYTES, Sizes, fit_length, resample
 from helmholtz.errors import UsageError
 
+LEVELS = (64, 80, 96, 128, 160, 192)  # libsndfile's range
 LIBRARY = "soundfile (libsndfile, libvorbis)"
 RATE = 44100
 

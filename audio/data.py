@@ -138,6 +138,7 @@ def _cache_key(name, root, cache_dir):
 def cache_path(name, root, level, split, cache_dir=None, codec=None, noise=NO_NOISE):
     from audio import SPEC
     key = _cache_key(name, Path(root).resolve(), cache_dir)
+    codec = None if level == LOSSLESS else codec  # FLAC sizes for every codec: one cache
     return default_cache_dir(cache_dir) / "audio" / "features" / key / \
         level_tag(SPEC, level, codec, noise) / f"{split}.h5"
 
@@ -148,8 +149,11 @@ def _record(checksum, classes, level, split, seed, codec=None, noise=NO_NOISE):
                   codec=dict(encoder="lame cbr", quality=LAME_QUALITY, delay=ENCODER_DELAY,
                              resampler="soxr_hq", lossless_size="flac"),
                   versions=_versions())
-    if codec is not None:  # another codec, or known noise (records of the default stay as they were)
-        record.update(coding=codec, sensor_noise=noise)
+    # Another codec or known noise; records of the default codec without noise stay as they were.
+    if codec is not None:
+        record["coding"] = codec
+    if noise != NO_NOISE:
+        record["sensor_noise"] = noise
     return record
 
 
@@ -179,7 +183,7 @@ class _Source:
         return cache_path(self.name, self.root, level, split, self.cache_dir, self.codec, self.noise)
 
     def record(self, level, split):
-        coding = None if self.room is None else {
+        coding = None if self.room is None or level == LOSSLESS else {
             "name": self.codec, "library": self.room.LIBRARY, "version": self.room.version()}
         return _record(self.checksum, self.classes, level, split, self.seed, coding, self.noise)
 

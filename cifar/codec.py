@@ -48,6 +48,7 @@ try:  # libjpeg-turbo's decoder with less per-call overhead; same pixels as Pill
 except ImportError:
     simplejpeg = None
 
+from cifar import DEFAULT_LEVELS
 from helmholtz.cache import parallel_map
 from helmholtz.errors import UsageError
 
@@ -123,6 +124,7 @@ def _sizes(files, size=len):
 
 # ---------------------------------------------------------------- the codec room (cifar.SPEC.codecs)
 
+LEVELS = DEFAULT_LEVELS  # the original's nine
 PAYLOAD = "JPEG entropy-coded data (after SOS, before EOI)"
 LIBRARY = "Pillow (libjpeg-turbo)"
 

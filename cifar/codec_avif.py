@@ -6,8 +6,9 @@ Payload: the data of the `mdat` box (the AV1 bitstream of the image); without th
 ISO base media boxes around it (ftyp, meta with the item properties)."""
 from PIL import features
 
-from cifar import pillow_rooms
+from cifar import DEFAULT_LEVELS, pillow_rooms
 
+LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the mdat box's data"
 LIBRARY = "Pillow (libavif)"
 pillow_rooms.require("avif", "AVIF")

@@ -8,8 +8,9 @@ the end-of-codestream marker (EOC) excluded; the main header (SIZ, COD, QCD...) 
 the tile-part headers are left out."""
 from PIL import features
 
-from cifar import pillow_rooms
+from cifar import DEFAULT_LEVELS, pillow_rooms
 
+LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the tile data after SOD"
 LIBRARY = "Pillow (OpenJPEG)"
 pillow_rooms.require("jpg_2000", "JPEG 2000")

@@ -7,8 +7,9 @@ few bit-packed bytes at its start, counted in."""
 import numpy as np
 import imagecodecs
 
-from cifar import pillow_rooms
+from cifar import DEFAULT_LEVELS, pillow_rooms
 
+LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the whole codestream"
 LIBRARY = "imagecodecs (libjxl)"
 if not imagecodecs.JPEGXL.available:

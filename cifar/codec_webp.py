@@ -6,8 +6,9 @@ Payload: the data of the `VP8 ` chunk, the VP8 key frame (its 10-byte frame head
 included); without the RIFF header (12 bytes) and the chunk's header (8 bytes)."""
 from PIL import features
 
-from cifar import pillow_rooms
+from cifar import DEFAULT_LEVELS, pillow_rooms
 
+LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the VP8 chunk's data"
 LIBRARY = "Pillow (libwebp)"
 pillow_rooms.require("webp", "WebP")

@@ -67,6 +67,7 @@ def orient(images, orientation):
 # ---------------------------------------------------------------- caches
 
 def cache_path(root, dataset, level, split, orientation=None, codec=None, noise=NO_NOISE):
+    codec = None if level == "lossless" else codec  # PNG for every codec: one cache
     tag = "source" if level == "source" else f"{level_tag(SPEC, level, codec, noise)}_{orientation}"
     return Path(root) / dataset / f"{tag}_{split}.h5"
 

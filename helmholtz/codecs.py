@@ -92,11 +92,7 @@ def chosen(spec, args):
 
 def settings(spec, args, levels):
     """What config.json records of the codec and noise (nothing at the defaults), after
-    checking every level against the codec. A lossless run codes nothing: unless it is
-    tested at other levels it drops its codec, so the codecs of one data set share their
-    lossless runs."""
-    if args.level == "lossless" and not args.test_levels and hasattr(args, "codec"):
-        del args.codec
+    checking every level against the codec."""
     name, noise = chosen(spec, args)
     codec = room(spec, name)
     for level in levels:
@@ -110,13 +106,13 @@ def settings(spec, args, levels):
 
 def level_tag(spec, level, codec=None, noise=NO_NOISE):
     """The name of a level's folder (runs, caches): `quality_50` for the default codec
-    without noise, else the codec's name with the level (`webp_q50`, `opus_64k`) and the
-    noise (`_noise8`)."""
+    without noise, else the codec's name with the level (`webp_q50`, `opus_64k`,
+    `webp_lossless`) and the noise (`_noise8`); the default's lossless is `quality_lossless`."""
     codec = codec or default_codec(spec)
-    if level == "lossless" or (codec == default_codec(spec) and noise == NO_NOISE):
+    if codec == default_codec(spec) and (noise == NO_NOISE or level == "lossless"):
         tag = f"{spec.level_name}_{level}"
     else:
-        tag = f"{codec}_{spec.level_short.format(level)}"
+        tag = f"{codec}_{level if level == 'lossless' else spec.level_short.format(level)}"
     return tag + (f"_noise{noise:g}" if noise != NO_NOISE else "")
 
 

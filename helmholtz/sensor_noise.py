@@ -6,7 +6,8 @@ low, high), z standard normal. Given x, v takes the value k with probability
     P(k) = Phi((k + 1/2 - x) / sigma) - Phi((k - 1/2 - x) / sigma)   for low < k < high,
     P(low) = Phi((low + 1/2 - x) / sigma),  P(high) = 1 - Phi((high - 1/2 - x) / sigma),
 and the noise's own information is its entropy H(x) = -sum_k P(k) log2 P(k) bits.
-Far from the ends (and for sigma above about 1) H is 0.5 log2(2 pi e sigma^2).
+Far from the ends H does not depend on x, and for sigma above about 2 it is close to
+0.5 log2(2 pi e (sigma^2 + 1/12)), the Gaussian's with the rounding's variance added.
 """
 import numpy as np
 from scipy.special import ndtr
@@ -33,10 +34,12 @@ def entropy_table(sigma, low, high):
 
 
 def unclipped_entropy(sigma):
-    """H of rounded Gaussian noise far from the ends (its value for any x there)."""
-    if sigma > 4:  # the sum below equals this to 1e-9 there
-        return 0.5 * np.log2(2 * np.pi * np.e * sigma ** 2)
-    return float(entropy_table(sigma, -64, 64)[64])
+    """H of rounded Gaussian noise far from the ends (its value for any x there): the sum
+    over k within 12 sigma of x = 0."""
+    k = np.arange(-int(12 * sigma) - 2, int(12 * sigma) + 3, dtype=np.float64)
+    p = ndtr((k + 0.5) / sigma) - ndtr((k - 0.5) / sigma)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
 
 
 def measured_entropy(values):
