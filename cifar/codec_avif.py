@@ -1,6 +1,7 @@
 """AVIF (libavif with the AOM encoder, through Pillow): --quality q is Pillow's quality q,
 at speed 10 (the fastest: the whole grid of a data set fits the time budget; 2-5 ms per
-32x32 image at the default speed 6), 4:2:0 colour. Grey images as Pillow codes them.
+32x32 image at the default speed 6), 4:2:0 colour, one encoder thread (the data step's
+workers fill the cores). Grey images as Pillow codes them.
 
 Payload: the data of the `mdat` box (the AV1 bitstream of the image); without the
 ISO base media boxes around it (ftyp, meta with the item properties)."""
@@ -23,7 +24,7 @@ def check_level(quality):
 
 
 def setting(quality):
-    return {"quality": quality, "speed": 10, "subsampling": "4:2:0"}
+    return {"quality": quality, "speed": 10, "subsampling": "4:2:0", "max_threads": 1}
 
 
 def encode(image, quality):
