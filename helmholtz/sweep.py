@@ -127,8 +127,12 @@ def plan(domain, grid="paper", seeds=(DEFAULT_SEED,), levels=None, models=None, 
     dataset = flag_value(train_args, "--dataset") or spec.default_dataset
     codec, noise = flag_value(train_args, "--codec"), flag_value(train_args, "--sensor_noise")
     noise = codecs.noise_value(spec)(noise) if noise is not None and spec.codecs else codecs.NO_NOISE
-    if codec is not None and not levels:  # the codec's own grid
-        levels = getattr(codecs.room(spec, codec), "LEVELS", None)
+    if codec is not None:
+        room = codecs.room(spec, codec)
+        levels = levels or room.LEVELS  # the codec's own grid
+        for level in levels:  # a level outside the codec's range stops the sweep here
+            if spec.parse_level(str(level)) != "lossless":
+                room.check_level(spec.parse_level(str(level)))
     log_dir = Path(log_dir or default_log_dir()).absolute()
     trainer = Path(trainer or domains.trainer_path(spec)).absolute()
     runs = []

@@ -137,3 +137,13 @@ def test_a_missing_codec_library_is_one_clear_line(monkeypatch):
     monkeypatch.delitem(sys.modules, "cifar.codec_jxl", raising=False)
     with pytest.raises(UsageError, match="needs the Python package imagecodecs"):
         codecs.room(SPEC, "jxl")
+
+
+def test_a_sweep_of_a_codec_runs_its_grid_into_folders_that_name_it(tmp_path):
+    from helmholtz import sweep
+    runs = sweep.plan("cifar", models=["all-cnns"], log_dir=tmp_path,
+                      train_args=["--codec", "avif", "--sensor_noise", "4"])
+    assert [r.level for r in runs] == list(codecs.room(SPEC, "avif").LEVELS)
+    assert runs[0].folder.parent.name == "avif_q1_noise4" and "--codec" in runs[0].command
+    with pytest.raises(UsageError, match="unknown codec 'heif'"):
+        sweep.parse_args(["cifar", "--codec", "heif", "--log_dir", str(tmp_path)])
