@@ -1,4 +1,4 @@
-"""Guitar/bass effects clips under MP3 compression: the audio half of the study.
+"""Guitar/bass effects clips under MP3 (and other codecs): the audio half of the study.
 
 `SPEC` is all the core needs to know of this domain (helmholtz.domain)."""
 from helmholtz.domain import Domain, lazy
@@ -18,6 +18,11 @@ SAMPLE_RATE = 44100
 # Keras 2's Adadelta defaults, as the original ran them (Keras 3's learning rate is 0.001).
 OPTIMIZER = {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7}
 
+# The codecs, one room (module) each, MP3 the default (helmholtz.codecs); FLAC sizes the
+# lossless reference of them all.
+CODECS = {"mp3": "audio.codec", "opus": "audio.codec_opus", "aac": "audio.codec_aac",
+          "vorbis": "audio.codec_vorbis"}
+
 SPEC = Domain(
     name=DOMAIN, level_name=LEVEL_NAME, level_label="MP3 bitrate, kbps",
     parse_level=lazy("audio.data:parse_level"), default_level=PAPER_LEVEL,
@@ -30,4 +35,5 @@ SPEC = Domain(
     make_optimizer=lazy("audio.protocol:make_optimizer"),
     libraries=("librosa", "lameenc", "soundfile"),
     run_flags=("skip_bad",),  # a file it skips shows in the data's sizes and checksum
+    codecs=CODECS, level_short="{}k", sensor_noise=(6.0, 96.0, "an SNR in dB"),
 )

@@ -130,3 +130,32 @@ def training_race(samples, labels, classes, batches, variants):
         contestants.append(ours("ours, bf16 where native", path, mels, labels,
                                 resolve_precision("auto")))
     return Race("audio", contestants, path.batch_size)
+
+
+# ---------------------------------------------------------------- every codec's grid
+
+def _codec_clip(job):
+    module, samples, kbps = job
+    import importlib
+    with one_blas_thread():
+        importlib.import_module(module).roundtrip(samples, SAMPLE_RATE, kbps)
+
+
+def bench_codecs(samples):
+    """Each audio codec (audio.SPEC.codecs) round trip (encode, decode, alignment) at every
+    level of its grid on all cores: clips per second and the real-time factor."""
+    from audio import SPEC
+    from helmholtz import codecs
+    seconds, rows = len(samples[0]) / SAMPLE_RATE, []
+    for name in SPEC.codecs:
+        room = codecs.room(SPEC, name)
+        jobs = [(room.__name__, clip, kbps) for kbps in room.LEVELS for clip in samples]
+        with Clock() as clock:
+            parallel_map(_codec_clip, jobs, f"audio {name}", chunksize=max(1, len(jobs) // 16))
+        rows.append({"codec": name, "library": f"{room.LIBRARY}, {room.version()}",
+                     "levels": len(room.LEVELS), "clips_per_s": len(jobs) / clock.wall,
+                     "realtime": len(jobs) * seconds / clock.wall})
+    table("Audio codecs: encode + decode + alignment on all cores",
+          ["codec", "levels", "clips/s", "x real time", "library"],
+          [[r["codec"], r["levels"], r["clips_per_s"], r["realtime"], r["library"]] for r in rows])
+    return {"clips": len(samples), "clip_seconds": seconds, "codecs": rows}

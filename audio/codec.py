@@ -49,7 +49,7 @@ import librosa
 import numpy as np
 import soundfile
 
-from audio import BITRATES, PAPER_LEVEL
+from audio import BITRATES, DEFAULT_LEVELS, PAPER_LEVEL
 from helmholtz.errors import UsageError
 
 LOSSLESS = "lossless"
@@ -75,6 +75,21 @@ class Frame(NamedTuple):
     length: int
     samples: int  # decoded samples per frame
     rate: int
+
+
+# ---------------------------------------------------------------- the codec room (audio.SPEC.codecs)
+
+LEVELS = DEFAULT_LEVELS  # the original's
+LIBRARY = "lameenc (LAME)"
+
+
+def version():
+    from importlib.metadata import version as package_version
+    return f"lameenc {package_version('lameenc')}"
+
+
+def check_level(kbps):
+    return check_bitrate(kbps)
 
 
 def check_bitrate(kbps):

@@ -26,6 +26,7 @@ cache whose record differs is rebuilt.
 """
 import functools
 import hashlib
+import importlib
 import sys
 import time
 from importlib.metadata import version
@@ -36,12 +37,14 @@ import soundfile
 
 from audio import BITRATES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RATE
 from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, roundtrip
+from audio.noise import add_noise
 # The sources' names that the trainer, bench and tests reach through audio.data.
 from audio.sources import (DEFAULT_SEED, TRAIN_FRACTION, clip_length,  # noqa: F401
                            download_idmt, generated_root, note_key, read_clip, resolve_source, scan,
                            source_checksum, split_items)
 from helmholtz.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
 from helmholtz.cli import Parser, seed_value
+from helmholtz.codecs import NO_NOISE, add_flags as add_codec_flags, default_codec, level_tag, room
 from helmholtz.errors import UsageError, cli_main
 
 SPLITS = ("train", "test")
@@ -102,8 +105,9 @@ def _blas():
 
 
 def _clip_task(task):
-    """(path, level, n_samples) -> (features, codec.Sizes) or (None, error message)."""
-    path, level, n_samples = task
+    """(path, level, n_samples[, codec room, noise, key]) -> (features, codec.Sizes[, noise
+    bits]) or (None, error message)."""
+    path, level, n_samples, *coding = task
     try:
         samples = read_clip(path)
     except ValueError as e:
@@ -113,8 +117,16 @@ def _clip_task(task):
     # One BLAS thread: the workers already fill the cores, and threads that spin
     # on a busy machine make the small mel product ten times slower.
     with _blas().limit(limits=1, user_api="blas"):
-        decoded, sizes = roundtrip(samples, SAMPLE_RATE, level)
-        return mel_features(fit_length(decoded, n_samples)), sizes
+        if not coding:
+            decoded, sizes = roundtrip(samples, SAMPLE_RATE, level)
+            return mel_features(fit_length(decoded, n_samples)), sizes
+        module, noise, key = coding
+        bits = 0.0
+        if noise != NO_NOISE:
+            samples, bits = add_noise(samples, noise, key)
+        decoded, sizes = (roundtrip if level == LOSSLESS else importlib.import_module(module)
+                          .roundtrip)(samples, SAMPLE_RATE, level)
+        return mel_features(fit_length(decoded, n_samples)), (*sizes, bits)
 
 
 # ---------------------------------------------------------------- caches
@@ -125,17 +137,26 @@ def _cache_key(name, root, cache_dir):
     return f"{name}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
 
 
-def cache_path(name, root, level, split, cache_dir=None):
+def cache_path(name, root, level, split, cache_dir=None, codec=None, noise=NO_NOISE):
+    from audio import SPEC
     key = _cache_key(name, Path(root).resolve(), cache_dir)
-    return default_cache_dir(cache_dir) / "audio" / "features" / key / f"bitrate_{level}" / f"{split}.h5"
+    codec = None if level == LOSSLESS else codec  # FLAC sizes for every codec: one cache
+    return default_cache_dir(cache_dir) / "audio" / "features" / key / \
+        level_tag(SPEC, level, codec, noise) / f"{split}.h5"
 
 
-def _record(checksum, classes, level, split, seed):
-    return dict(format=FORMAT, source=checksum, classes=classes, level=level, split=split,
-                seed=seed, train_fraction=TRAIN_FRACTION, features=FEATURES,
-                codec=dict(encoder="lame cbr", quality=LAME_QUALITY, delay=ENCODER_DELAY,
-                           resampler="soxr_hq", lossless_size="flac"),
-                versions=_versions())
+def _record(checksum, classes, level, split, seed, codec=None, noise=NO_NOISE):
+    record = dict(format=FORMAT, source=checksum, classes=classes, level=level, split=split,
+                  seed=seed, train_fraction=TRAIN_FRACTION, features=FEATURES,
+                  codec=dict(encoder="lame cbr", quality=LAME_QUALITY, delay=ENCODER_DELAY,
+                             resampler="soxr_hq", lossless_size="flac"),
+                  versions=_versions())
+    # Another codec or known noise; records of the default codec without noise stay as they were.
+    if codec is not None:
+        record["coding"] = codec
+    if noise != NO_NOISE:
+        record["sensor_noise"] = noise
+    return record
 
 
 @functools.lru_cache(maxsize=None)
@@ -147,7 +168,12 @@ def _versions():
 
 
 class _Source:
-    def __init__(self, data_path, cache_dir, seed):
+    def __init__(self, data_path, cache_dir, seed, codec=None, noise=NO_NOISE):
+        from audio import SPEC
+        plain = codec in (None, default_codec(SPEC)) and noise == NO_NOISE
+        self.codec = None if plain else codec or default_codec(SPEC)
+        self.room = None if plain else room(SPEC, self.codec)
+        self.noise = noise
         self.name, self.root = resolve_source(data_path, cache_dir)
         self.classes, items = scan(self.root)
         self.checksum = source_checksum(self.root, items)
@@ -156,10 +182,18 @@ class _Source:
         self._n_samples = None
 
     def path(self, level, split):
-        return cache_path(self.name, self.root, level, split, self.cache_dir)
+        return cache_path(self.name, self.root, level, split, self.cache_dir, self.codec, self.noise)
 
     def record(self, level, split):
-        return _record(self.checksum, self.classes, level, split, self.seed)
+        coding = None if self.room is None or level == LOSSLESS else {
+            "name": self.codec, "library": self.room.LIBRARY, "version": self.room.version()}
+        return _record(self.checksum, self.classes, level, split, self.seed, coding, self.noise)
+
+    def task(self, rel, level, n_samples):
+        path = str(self.root / rel)
+        if self.room is None:
+            return path, level, n_samples
+        return path, level, n_samples, self.room.__name__, self.noise, str(rel)
 
     def cached(self, level, split):
         return read_h5(self.path(level, split), self.record(level, split))
@@ -185,7 +219,7 @@ def _build(source, level, skip_bad):
     start = time.perf_counter()
     n_samples = source.n_samples(skip_bad)
     items = [(split, rel, label) for split in SPLITS for rel, label in source.splits[split]]
-    tasks = [(str(source.root / rel), level, n_samples) for _, rel, _ in items]
+    tasks = [source.task(rel, level, n_samples) for _, rel, _ in items]
     _warm_up()
     # One pool for both splits; a pool costs more to start than a few dozen clips take.
     results = parallel_map(_clip_task, tasks, desc=f"audio bitrate {level}",
@@ -204,10 +238,12 @@ def _build(source, level, skip_bad):
     out = {}
     for split in SPLITS:
         rels, labels, feats, sizes = zip(*kept[split])
-        total, payload, pcm = np.array(sizes, np.int64).T
+        total, payload, pcm = np.array([s[:3] for s in sizes], np.int64).T
         out[split] = dict(data=np.stack(feats), label=np.array(labels, np.int64),
                           bytes=total, payload=payload, pcm_bytes=pcm, files=np.array(rels),
                           classes=np.array(source.classes))
+        if source.noise != NO_NOISE:  # the injected noise's information per clip (audio/noise.py)
+            out[split]["noise_bits"] = np.array([s[3] for s in sizes], np.float64)
         write_h5(source.path(level, split), out[split], source.record(level, split))
     if skipped:
         print(f"skipped {len(skipped)} unreadable file(s): {', '.join(skipped[:5])}"
@@ -215,7 +251,7 @@ def _build(source, level, skip_bad):
     seconds = time.perf_counter() - start
     n = len(kept["train"]) + len(kept["test"])
     total, payload = np.mean([k[3][:2] for split in SPLITS for k in kept[split]], axis=0)
-    print(f"{source.name} bitrate {level}: {len(kept['train'])} train + {len(kept['test'])} test "
+    print(f"{source.name} {source.codec or ''} bitrate {level}: {len(kept['train'])} train + {len(kept['test'])} test "
           f"clips, {len(source.classes)} classes, {total:.0f} bytes/clip ({payload:.0f} payload), "
           f"{n / seconds:.0f} clips/s ({n * n_samples / SAMPLE_RATE / seconds:.0f}x real time) "
           f"-> {source.path(level, 'train').parent}")
@@ -230,29 +266,35 @@ def _warm_up():
 
 def _split_arrays(arrays):
     sizes = {k: arrays[k].astype(np.int64) for k in ("bytes", "payload", "pcm_bytes")}
+    if "noise_bits" in arrays:
+        sizes["noise_bits"] = arrays["noise_bits"]
     return {"data": arrays["data"], "label": arrays["label"].astype(np.int64), **sizes,
             "classes": [str(c) for c in arrays["classes"]],
             "files": [str(f) for f in arrays["files"]]}
 
 
-def load_split(level, split, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED):
+def load_split(level, split, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED,
+               codec=None, noise=NO_NOISE):
     """One split at one level: {'data': float16 (N, 96, 173, 1), 'label': int64,
     'bytes', 'payload', 'pcm_bytes': int64 sizes per clip (audio/codec.py),
-    'classes': [str], 'files': [str]}; built and cached if needed."""
+    'classes': [str], 'files': [str]}; built and cached if needed. codec: a name of
+    audio.SPEC.codecs (default MP3); noise: the known noise's SNR in dB (audio/noise.py),
+    whose bits per clip come as 'noise_bits'."""
     if split not in SPLITS:
         raise UsageError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     level = parse_level(level)
-    source = _Source(data_path, cache_dir, seed)
+    source = _Source(data_path, cache_dir, seed, codec, noise)
     arrays = source.cached(level, split)
     if arrays is None:
         arrays = _build(source, level, skip_bad)[split]
     return _split_arrays(arrays)
 
 
-def prepare(levels, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED):
+def prepare(levels, data_path=None, cache_dir=None, skip_bad=False, seed=DEFAULT_SEED, codec=None,
+            noise=NO_NOISE):
     """Build the caches of every level (both splits) that are missing or stale."""
     levels = [parse_level(level) for level in levels]
-    source = _Source(data_path, cache_dir, seed)
+    source = _Source(data_path, cache_dir, seed, codec, noise)
     for level in levels:
         if all(source.cached(level, split) is not None for split in SPLITS):
             print(f"{source.name} bitrate {level}: cached at {source.path(level, 'train').parent}")
@@ -278,6 +320,8 @@ def main(argv=None):
                         help="render the built-in IDMT-like set into <cache_dir>/audio/generated")
     parser.add_argument("--clips_per_class", type=int, default=150,
                         help="with --generate: dry notes, each through every effect [default: 150]")
+    from audio import SPEC
+    add_codec_flags(parser, SPEC, many=True)
     parser.add_argument("--download", action="store_true",
                         help="fetch IDMT-SMT-Audio-Effects from Zenodo (MD5 checked) and unpack it "
                              "into <cache_dir>/audio/IDMT-SMT-AUDIO-EFFECTS")
@@ -301,7 +345,12 @@ def main(argv=None):
         if not args.bitrate:
             return
     levels = args.bitrate or [*DEFAULT_LEVELS, LOSSLESS]
-    prepare(levels, args.data, args.cache_dir, args.skip_bad, args.seed)
+    for codec in args.codec:  # all checked before any work
+        for level in levels:
+            if level != LOSSLESS:
+                room(SPEC, codec).check_level(level)
+    for codec, noise in ((c, n) for n in args.sensor_noise for c in args.codec):
+        prepare(levels, args.data, args.cache_dir, args.skip_bad, args.seed, codec, noise)
 
 
 if __name__ == "__main__":

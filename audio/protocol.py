@@ -16,7 +16,9 @@ bits, total and payload (audio/codec.py), at the training level and at each
 """
 import numpy as np
 
+from audio import SPEC
 from audio import data as audio_data
+from helmholtz import codecs
 from helmholtz.errors import UsageError
 from helmholtz.splits import fixed_shuffle
 
@@ -41,11 +43,13 @@ def add_flags(p):
                         "(default: the generated set)")
     p.add_argument("--skip_bad", action="store_true",
                    help="skip unreadable audio files, counted (default: off)")
+    codecs.add_flags(p, SPEC)
 
 
 def settings(args):
+    coding = codecs.settings(SPEC, args, [args.level, *args.test_levels])
     dataset, _ = audio_data.resolve_source(args.data, args.cache_dir)
-    return {"dataset": dataset, "data_format": audio_data.FORMAT}
+    return {"dataset": dataset, "data_format": audio_data.FORMAT, **coding}
 
 
 def make_optimizer(settings):  # Keras 2's Adadelta defaults; Keras 3's learning rate is 0.001
@@ -60,7 +64,7 @@ def read_split(args, level, split):
     # The data split is the same for every run (seed 2337, as the original's
     # one split): --seed varies training only, and runs pair test clips.
     arrays = audio_data.load_split(level, split, args.data, args.cache_dir, args.skip_bad,
-                                   audio_data.DEFAULT_SEED)
+                                   audio_data.DEFAULT_SEED, *codecs.chosen(SPEC, args))
     return {**arrays, "group": note_groups(arrays["files"])}
 
 
@@ -126,7 +130,10 @@ def hold_out(classes, labels, files, val, batch_size, seed, fixed):
 
 
 def describe(args, data, train):
-    return {"classes": list(train["classes"]), "input_shape": list(data.train[0].shape[1:])}
+    facts = {"classes": list(train["classes"]), "input_shape": list(data.train[0].shape[1:])}
+    if "noise_bits" in train:  # the injected noise's bits per clip (audio/noise.py)
+        facts["sensor_noise_bits"] = float(np.mean(train["noise_bits"]))
+    return facts
 
 
 def build_model(name, args, facts):

@@ -1,4 +1,4 @@
-"""CIFAR-10 (and Fashion-MNIST) under JPEG compression: the image half of the study.
+"""CIFAR-10 (and Fashion-MNIST) under JPEG (and other codecs): the image half of the study.
 
 `SPEC` is all the core needs to know of this domain (helmholtz.domain)."""
 from helmholtz.domain import Domain, lazy
@@ -16,6 +16,11 @@ NUM_CLASSES = 10
 OPTIMIZER = {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True,
              "decay_rate": 1e-6}
 
+# The codecs, one room (module) each, JPEG the default (helmholtz.codecs); PNG is the
+# lossless reference of them all.
+CODECS = {"jpeg": "cifar.codec", "webp": "cifar.codec_webp", "avif": "cifar.codec_avif",
+          "jxl": "cifar.codec_jxl", "jpeg2000": "cifar.codec_jpeg2000"}
+
 SPEC = Domain(
     name=DOMAIN, level_name=LEVEL_NAME, level_label="JPEG quality",
     parse_level=lazy("cifar.codec:parse_level"), default_level=PAPER_LEVEL,
@@ -26,4 +31,5 @@ SPEC = Domain(
     describe=lazy("cifar.protocol:describe"), build_model=lazy("cifar.protocol:build_model"),
     make_transform=lazy("cifar.protocol:transform_for"),
     make_optimizer=lazy("cifar.protocol:make_optimizer"),
+    codecs=CODECS, level_short="q{}", sensor_noise=(0.0, 64.0, "a Gaussian sigma in grey levels"),
 )

@@ -191,3 +191,29 @@ def bench_parity(argv, seeds):
                  f"{args.test_subset} test, {args.num_epoch} epoch(s)")
     return {"train_images": args.subset, "test_images": args.test_subset,
             "epochs": args.num_epoch, "model": args.model, **out}
+
+
+# ---------------------------------------------------------------- every codec's grid
+
+def bench_codecs(images):
+    """Each image codec (cifar.SPEC.codecs) round trip at every level of its grid on all
+    cores (cifar.codec.compress, as the data step builds a cache): images per second
+    (encode + decode), and the time of the whole grid for 60,000 images."""
+    from cifar.codec import compress
+    from helmholtz import codecs
+    rows = []
+    for name in SPEC.codecs:
+        room = codecs.room(SPEC, name)
+        seconds = 0.0  # projected for the grid: 60,000 images at each level's measured rate
+        for level in room.LEVELS:
+            with Clock() as clock:
+                compress(images, level, desc=f"{name} q{level}", codec=room)
+            seconds += CIFAR_IMAGES * clock.wall / len(images)
+        rows.append({"codec": name, "library": f"{room.LIBRARY}, {room.version()}",
+                     "levels": len(room.LEVELS), "grid_seconds": seconds,
+                     "img_s": CIFAR_IMAGES * len(room.LEVELS) / seconds})
+    table(f"Image codecs: encode + decode on all cores, the grid for {CIFAR_IMAGES:,} images",
+          ["codec", "levels", "images/s", "grid, s", "library"],
+          [[r["codec"], r["levels"], r["img_s"], r["grid_seconds"], r["library"]] for r in rows])
+    return {"images": len(images), "source": "Fashion-MNIST, 28x28 grey padded to 32x32, as RGB",
+            "codecs": rows}

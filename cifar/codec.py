@@ -32,6 +32,7 @@ Sizes per image (bits per sample are 8 x these):
   filtered rows), without the signature, IHDR, the chunks' framing and IEND.
 """
 import ctypes
+import importlib
 import io
 import struct
 import sys
@@ -47,6 +48,7 @@ try:  # libjpeg-turbo's decoder with less per-call overhead; same pixels as Pill
 except ImportError:
     simplejpeg = None
 
+from cifar import DEFAULT_LEVELS
 from helmholtz.cache import parallel_map
 from helmholtz.errors import UsageError
 
@@ -82,24 +84,33 @@ class Compressed(NamedTuple):
     payload: np.ndarray  # int64 (N,): the size without the header (module docstring)
 
 
-def compress(images, level, desc="compressing"):
+def compress(images, level, desc="compressing", codec=None):
     """Codec round trip of uint8 images (N, H, W, C), C = 1 or 3, at `level`, on all cores.
 
     For 'lossless' the images come back unchanged, with their PNG sizes.
+    codec: another codec's room module (cifar.SPEC.codecs), by default JPEG's (this one).
     """
     images = np.ascontiguousarray(images, dtype=np.uint8)
     if len(images) == 0:
         return Compressed(images.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    jobs = [(images[i:i + CHUNK], level) for i in range(0, len(images), CHUNK)]
+    room = None if codec is None or codec.__name__ == __name__ else codec.__name__
+    jobs = [(images[i:i + CHUNK], level, room) for i in range(0, len(images), CHUNK)]
     parts = parallel_map(_compress_chunk, jobs, desc, chunksize=1)
     return Compressed(*(np.concatenate(arrays) for arrays in zip(*parts)))
 
 
 def _compress_chunk(job):
-    images, level = job
+    images, level, room = job
     if level == LOSSLESS:
         files = [encode_png(image) for image in images]
         return images.copy(), _sizes(files), _sizes(files, png_payload)
+    if room is not None:  # another codec: one image at a time through its room
+        codec = importlib.import_module(room)
+        files = [codec.encode(image, level) for image in images]
+        decoded = np.empty_like(images)
+        for data, out in zip(files, decoded):
+            codec.decode(data, out)
+        return decoded, _sizes(files), _sizes(files, codec.payload)
     files = encode_jpegs(images, level)
     decoded = np.empty_like(images)
     for jpeg, out in zip(files, decoded):
@@ -109,6 +120,36 @@ def _compress_chunk(job):
 
 def _sizes(files, size=len):
     return np.fromiter(map(size, files), np.int64, len(files))
+
+
+# ---------------------------------------------------------------- the codec room (cifar.SPEC.codecs)
+
+LEVELS = DEFAULT_LEVELS  # the original's nine
+PAYLOAD = "JPEG entropy-coded data (after SOS, before EOI)"
+LIBRARY = "Pillow (libjpeg-turbo)"
+
+
+def version():
+    return f"libjpeg-turbo {features.version('libjpeg_turbo')}"
+
+
+def check_level(quality):
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) \
+            or not 1 <= quality <= 100:
+        raise UsageError(f"quality {quality!r} is outside JPEG's range; give 1 to 100 or 'lossless'")
+    return int(quality)
+
+
+def encode(image, quality):
+    return encode_jpegs(image[None], quality)[0]
+
+
+def payload(jpeg):
+    return jpeg_payload(jpeg)
+
+
+def decode(jpeg, out):
+    decode_jpeg(jpeg, out)
 
 
 # ---------------------------------------------------------------- encode, decode
@@ -277,9 +318,15 @@ def png_payload(png):
     return payload
 
 
-def codec_record(level, channels):
-    """What produced a level's pixels and sizes; part of every cache record."""
+def codec_record(level, channels, codec=None):
+    """What produced a level's pixels and sizes; part of every cache record.
+    codec: another codec's room module, by default JPEG's."""
     mode = MODES[channels]
+    if codec is not None and codec.__name__ != __name__ and level != LOSSLESS:
+        return {"pillow": PIL.__version__, "sizes": {"bytes": "the whole file",
+                                                      "payload": codec.PAYLOAD},
+                "codec": {"room": codec.__name__, "library": codec.LIBRARY, "version": codec.version(),
+                          "quality": level, "setting": codec.setting(level), "mode": mode}}
     sizes = {"bytes": "the whole file", "payload": "PNG IDAT data" if level == LOSSLESS
              else "JPEG entropy-coded data (after SOS, before EOI)"}
     if level == LOSSLESS:

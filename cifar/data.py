@@ -32,14 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar import DATASETS, DEFAULT_DATASET, DEFAULT_LEVELS, LEVEL_NAME
+from cifar import DATASETS, DEFAULT_DATASET, DEFAULT_LEVELS, SPEC
 from cifar.codec import codec_record, compress, parse_level
+from cifar.noise import add_noise, noise_bits
 from cifar.sources import SIZE, find_source
 from helmholtz.cache import cache_dir as default_cache_dir
 from helmholtz.cache import read_h5, write_h5
 from helmholtz.cli import Parser
+from helmholtz.codecs import NO_NOISE, add_flags as add_codec_flags, default_codec, level_tag, room
 from helmholtz.errors import UsageError, cli_main
-from helmholtz.runs import level_dir
 
 CACHE_FORMAT = 3  # bump when the cache layout or the pipeline changes
 SPLITS = ("train", "test")
@@ -65,8 +66,9 @@ def orient(images, orientation):
 
 # ---------------------------------------------------------------- caches
 
-def cache_path(root, dataset, level, split, orientation=None):
-    tag = "source" if level == "source" else f"{level_dir(LEVEL_NAME, level)}_{orientation}"
+def cache_path(root, dataset, level, split, orientation=None, codec=None, noise=NO_NOISE):
+    codec = None if level == "lossless" else codec  # PNG for every codec: one cache
+    tag = "source" if level == "source" else f"{level_tag(SPEC, level, codec, noise)}_{orientation}"
     return Path(root) / dataset / f"{tag}_{split}.h5"
 
 
@@ -84,34 +86,51 @@ def _source_split(source, split, root):
     return splits[split]
 
 
-def _level_split(source, level, split, root, orientation):
+def _level_split(source, level, split, root, orientation, codec=None, noise=NO_NOISE):
+    module = room(SPEC, codec or default_codec(SPEC))
     record = {"format": CACHE_FORMAT, "dataset": source.dataset, "split": split, "level": level,
               "orientation": orientation, "source_md5": source.checksum,
-              **codec_record(level, CHANNELS[source.dataset])}
-    path = cache_path(root, source.dataset, level, split, orientation)
+              **codec_record(level, CHANNELS[source.dataset], module)}
+    if noise != NO_NOISE:  # records of the default codec without noise stay as they were
+        record["sensor_noise"] = noise
+    path = cache_path(root, source.dataset, level, split, orientation, codec, noise)
     arrays = read_h5(path, record)
     if arrays is None:
         images, labels = _source_split(source, split, root)
-        desc = f"{source.dataset} {level_dir(LEVEL_NAME, level)} {orientation} {split}"
-        arrays = {**compress(orient(images, orientation), level, desc)._asdict(),
+        if noise != NO_NOISE:
+            images = add_noise(images, noise, split)
+        desc = f"{source.dataset} {level_tag(SPEC, level, codec, noise)} {orientation} {split}"
+        arrays = {**compress(orient(images, orientation), level, desc, module)._asdict(),
                   "label": np.asarray(labels, np.int64)}
         write_h5(path, arrays, record)
     return {"data": arrays["data"], "label": arrays["label"].astype(np.int64),
             **{name: arrays[name].astype(np.int64) for name in SIZES}}
 
 
-def load_split(dataset, level, split, data_path=None, cache_dir=None, orientation="transposed"):
+def sensor_noise_bits(dataset, split, noise, data_path=None, cache_dir=None):
+    """The injected noise's information per image in bits (cifar/noise.py), of the clean
+    source images of a split."""
+    root = default_cache_dir(cache_dir)
+    images, _ = _source_split(find_source(dataset, data_path, root), split, root)
+    return noise_bits(images, noise)
+
+
+def load_split(dataset, level, split, data_path=None, cache_dir=None, orientation="transposed",
+               codec=None, noise=NO_NOISE):
     """One split at one level: {'data': uint8 (N, 32, 32, C) in `orientation` (the
     original's 'transposed', rows = x; or 'upright', rows = y), 'label': int64 (N,),
     'bytes' and 'payload': int64 (N,), the encoded size in total and without
-    the header (cifar/codec.py)}. Builds the cache if needed."""
+    the header (cifar/codec.py)}. Builds the cache if needed. codec: a name of
+    cifar.SPEC.codecs (default JPEG); noise: the known sensor noise's sigma (cifar/noise.py)."""
     _check(dataset, split, orientation)
     level = parse_level(level)
     root = default_cache_dir(cache_dir)
-    return _level_split(find_source(dataset, data_path, root), level, split, root, orientation)
+    return _level_split(find_source(dataset, data_path, root), level, split, root, orientation,
+                        codec, noise)
 
 
-def prepare(dataset, levels, data_path=None, cache_dir=None, orientation="transposed"):
+def prepare(dataset, levels, data_path=None, cache_dir=None, orientation="transposed", codec=None,
+            noise=NO_NOISE):
     """Build (or check) the caches of both splits at every level.
 
     Returns one summary dict per (level, split): level, split, images, mean_bytes,
@@ -124,7 +143,7 @@ def prepare(dataset, levels, data_path=None, cache_dir=None, orientation="transp
     summary = []
     for level in levels:
         for split in SPLITS:
-            arrays = _level_split(source, level, split, root, orientation)
+            arrays = _level_split(source, level, split, root, orientation, codec, noise)
             summary.append({"level": level, "split": split, "images": len(arrays["label"]),
                             **{f"mean_{name}": float(arrays[name].mean()) if len(arrays[name])
                                else 0.0 for name in SIZES}})
@@ -140,23 +159,34 @@ def main(argv=None):
                    help="JPEG qualities 1..100 and/or 'lossless' (default: the original's nine)")
     p.add_argument("--data", default=None, help="local archive or folder of the dataset")
     p.add_argument("--cache_dir", default=None, help="where caches live (default <repo>/data)")
+    add_codec_flags(p, SPEC, many=True)
     p.add_argument("--fixed", action="store_true",
                    help="encode the images upright, for train.py --fixed (default: transposed "
                         "first, as the original)")
     args = p.parse_args(argv)
     levels = [parse_level(q) for q in args.quality]  # all checked before any work
+    for codec in args.codec:
+        module = room(SPEC, codec)
+        for level in levels:
+            if level != "lossless":
+                module.check_level(level)
     orientation = "upright" if args.fixed else "transposed"
     root = default_cache_dir(args.cache_dir)
     source = find_source(args.dataset, args.data, root)
     print(f"{args.dataset}: source {source.where}; images encoded {orientation}; "
           f"caches in {root / args.dataset}")
-    for row in prepare(args.dataset, levels, args.data, args.cache_dir, orientation):
-        bits = 8 * row["mean_bytes"] / (SIZE * SIZE)
-        payload_bits = 8 * row["mean_payload"] / (SIZE * SIZE)
-        print(f"  {level_dir(LEVEL_NAME, row['level']):>16} {row['split']:>5}: "
-              f"{row['images']:6d} images, {row['mean_bytes']:7.1f} bytes/image "
-              f"({bits:.2f} bits/pixel; payload {row['mean_payload']:.1f} bytes, "
-              f"{payload_bits:.2f} bits/pixel)")
+    for codec, noise in ((c, n) for n in args.sensor_noise for c in args.codec):
+        for row in prepare(args.dataset, levels, args.data, args.cache_dir, orientation, codec, noise):
+            _show(row, codec, noise)
+
+
+def _show(row, codec, noise):
+    bits = 8 * row["mean_bytes"] / (SIZE * SIZE)
+    payload_bits = 8 * row["mean_payload"] / (SIZE * SIZE)
+    print(f"  {level_tag(SPEC, row['level'], codec, noise):>16} {row['split']:>5}: "
+          f"{row['images']:6d} images, {row['mean_bytes']:7.1f} bytes/image "
+          f"({bits:.2f} bits/pixel; payload {row['mean_payload']:.1f} bytes, "
+          f"{payload_bits:.2f} bits/pixel)")
 
 
 if __name__ == "__main__":

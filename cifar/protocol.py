@@ -11,8 +11,9 @@ the corrected protocol: images encoded and trained upright (the flip is then
 horizontal), linear logits, 10% of train held out for validation, the test
 set used once at the end.
 """
-from cifar import DATASETS, DEFAULT_DATASET, OPTIMIZER
+from cifar import DATASETS, DEFAULT_DATASET, OPTIMIZER, SPEC
 from cifar import data as cifar_data
+from helmholtz import codecs
 from helmholtz.cli import non_negative_float, positive_float
 from helmholtz.splits import fixed_shuffle
 
@@ -27,6 +28,7 @@ def add_flags(p):
     p.add_argument("--dataset", choices=DATASETS, default=DEFAULT_DATASET, help="source images")
     p.add_argument("--data", default=None,
                    help="local archive or folder of the dataset (default: downloaded to the cache)")
+    codecs.add_flags(p, SPEC)
 
 
 def orientation(fixed):
@@ -36,7 +38,8 @@ def orientation(fixed):
 def settings(args):
     # Keras 2 fit_generator(samples_per_epoch=N): N // batch_size steps, whole batches.
     return {"dataset": args.dataset, "drop_last_batch": True, "augmentation": AUGMENTATION,
-            "orientation": orientation(args.fixed)}
+            "orientation": orientation(args.fixed),
+            **codecs.settings(SPEC, args, [args.level, *args.test_levels])}
 
 
 def make_optimizer(settings):
@@ -54,7 +57,7 @@ def read_split(args, level, split):
     """Images encoded at `level` and kept transposed as the original's (quirk 1), or
     upright with --fixed, with their encoded sizes (cifar/codec.py)."""
     return cifar_data.load_split(args.dataset, level, split, args.data, args.cache_dir,
-                                 orientation(args.fixed))
+                                 orientation(args.fixed), *codecs.chosen(SPEC, args))
 
 
 def hold_out(args, train):
@@ -68,7 +71,12 @@ def hold_out(args, train):
 
 
 def describe(args, data, train):
-    return {"source_channels": int(data.train[0].shape[-1])}
+    facts = {"source_channels": int(data.train[0].shape[-1])}
+    _, noise = codecs.chosen(SPEC, args)
+    if noise != codecs.NO_NOISE:  # the injected noise's bits per image (cifar/noise.py)
+        facts["sensor_noise_bits"] = cifar_data.sensor_noise_bits(args.dataset, "train", noise,
+                                                                  args.data, args.cache_dir)
+    return facts
 
 
 def build_model(name, args, facts):

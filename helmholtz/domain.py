@@ -13,7 +13,7 @@ The hooks are given as "module:function" and imported on first call
 """
 import importlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -53,6 +53,10 @@ class Domain:
     libraries: tuple = ()     # modules whose versions config.json records (when loaded)
     run_flags: tuple = ()     # flags that do not change what a run computes: not recorded
     trainer: str = "train.py"  # the domain's training script, in its folder
+    # Codecs (helmholtz.codecs): name -> the module of its room, the default first.
+    codecs: dict = field(default_factory=dict)
+    level_short: str = "{}"   # a level in a codec's folder name: "q{}" gives webp_q50
+    sensor_noise: tuple = (0.0, 0.0, "")  # --sensor_noise's range and unit
 
 
 def lazy(target):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helmholtz import analysis, baselines, contrasts, grids, plots, stats, verdicts
+from helmholtz import analysis, baselines, codec_report, contrasts, grids, plots, stats, verdicts
 from helmholtz.analysis import format_level, sorted_levels
 from helmholtz.cache import write_text
 from helmholtz.cli import positive_float, positive_int
@@ -457,6 +457,7 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
                                   metric, n_boot, alpha, _other_models_in(exp, found, complete), tost)
 
     md += contrasts.contrast_section(complete, margin, alpha, n_boot)
+    md += codec_report.sections(complete, out, margin, alpha, n_boot, markdown_table)
     md += baselines.baseline_section(out)
     md += ["## Runs not averaged in", "", "Unfinished runs, and runs left out (with the reason).", ""]
     apart = set_apart_table(results, root)

@@ -34,6 +34,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from helmholtz import codecs
 from helmholtz import domain as domains
 from helmholtz import trainer as trainers
 from helmholtz.cli import DEFAULT_SEED, NUM_EPOCH, Parser, folder_problem
@@ -124,6 +125,14 @@ def plan(domain, grid="paper", seeds=(DEFAULT_SEED,), levels=None, models=None, 
     # (a --data folder's name) it is the trainer that knows it, so those runs are checked
     # by the trainer itself (it exits 0 when complete).
     dataset = flag_value(train_args, "--dataset") or spec.default_dataset
+    codec, noise = flag_value(train_args, "--codec"), flag_value(train_args, "--sensor_noise")
+    noise = codecs.noise_value(spec)(noise) if noise is not None and spec.codecs else codecs.NO_NOISE
+    if codec is not None:
+        room = codecs.room(spec, codec)
+        levels = levels or room.LEVELS  # the codec's own grid
+        for level in levels:  # a level outside the codec's range stops the sweep here
+            if spec.parse_level(str(level)) != "lossless":
+                room.check_level(spec.parse_level(str(level)))
     log_dir = Path(log_dir or default_log_dir()).absolute()
     trainer = Path(trainer or domains.trainer_path(spec)).absolute()
     runs = []
@@ -131,6 +140,8 @@ def plan(domain, grid="paper", seeds=(DEFAULT_SEED,), levels=None, models=None, 
         for model, level in grid_points(domain, grid, levels, models):
             folder = run_dir(log_dir, domain, dataset, spec.default_dataset,
                              model, spec.level_name, level, seed)
+            if spec.codecs:
+                folder = codecs.run_folder(folder, spec, level, codec, noise)
             log = log_dir / LOG_FOLDER / ("-".join(folder.relative_to(log_dir).parts) + ".log")
             command = (str(python), str(trainer), f"--{spec.level_name}", str(level),
                        "--setting", str(spec.models.index(model)), "--seed", str(seed),
@@ -207,6 +218,8 @@ def parse_args(argv=None):
     p.add_argument("--levels", nargs="+",
                    help="levels instead of the grid's, e.g. 1 5 lossless (default: the grid's)")
     p.add_argument("--models", nargs="+", help="keep only these models of the grid (default: all)")
+    p.add_argument("--codec", help="the codec of every run (default: the domain's first; "
+                   "its grid of levels unless --levels)")
     p.add_argument("--log_dir", default=str(default_log_dir()), help="root of the run folders")
     p.add_argument("--dry_run", action="store_true",
                    help="list what would run and what is complete (default: off)")
@@ -246,6 +259,9 @@ def parse_args(argv=None):
     problem = folder_problem(args.log_dir, writable=True)
     if problem:
         raise UsageError(f"--log_dir {args.log_dir}: {problem}; choose another folder")
+    if args.codec is not None:
+        codecs.room(spec, args.codec)  # an unknown codec stops the sweep here
+        train_args += ["--codec", args.codec]
     return args, train_args
 
 

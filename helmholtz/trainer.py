@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helmholtz import codecs
 from helmholtz.cli import model_name, resolve_precision, trainer_parser
 from helmholtz.folder import open_run
 from helmholtz.runs import default_log_dir, run_dir
@@ -63,8 +64,9 @@ def settings(spec, args):
 def folder(spec, args, settings):
     if args.train_dir:
         return Path(args.train_dir)
-    return run_dir(args.log_dir or default_log_dir(), spec.name, settings["dataset"],
+    path = run_dir(args.log_dir or default_log_dir(), spec.name, settings["dataset"],
                    spec.default_dataset, settings["model"], spec.level_name, args.level, args.seed)
+    return codecs.run_folder(path, spec, args.level, *codecs.chosen(spec, args)) if spec.codecs else path
 
 
 # ---------------------------------------------------------------- data

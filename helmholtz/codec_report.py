@@ -1,0 +1,246 @@
+"""The report's sections across codecs and against known sensor noise (helmholtz.report).
+
+Runs of one model on one data set that differ only in their codec (config.json's
+`codec`; none recorded is the domain's default) form a *codec family*; those that
+differ only in `sensor_noise` form a *noise family*. Each member is still its own
+experiment: nothing is averaged across codecs or noise levels.
+
+- Across codecs: every codec's rate-accuracy curve on one plot, with the paired
+  tests' 90% interval as a band, and per codec the cutoff q*, its noise bits
+  b(R) - b(q*) and content bits b(q*) with their 5-95% bootstrap ranges
+  (helmholtz.analysis.tests_table). Lossless data are the same for every codec
+  (PNG, FLAC), so a codec without lossless runs of its own is tested against the
+  default codec's (the same seeds, paired example by example).
+- Known sensor noise: at each injected noise level the lossless bits, the
+  estimated noise and content bits with their ranges, and the injected noise's
+  own bits (config.json's `sensor_noise_bits`, its entropy: docs/method.md);
+  whether the estimate grows with the injected noise, and what share of the
+  added bits it recovers.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from helmholtz import analysis, codecs, domain as domains
+from helmholtz.analysis import LOSSLESS, format_level
+from helmholtz.plots import _save
+from helmholtz.results import bits_text
+from helmholtz.runs import CONFIG, read_json
+
+FAMILY = ["domain", "dataset", "model"]
+
+
+def _codec_of(row):
+    """(codec name, sensor noise) of a results row, the domain's default codec where none is
+    recorded."""
+    settings = json.loads(row["experiment_settings"])
+    named = (settings.get("codec") or {}).get("name")
+    if named is None:
+        try:
+            named = codecs.default_codec(domains.load(row["domain"]))
+        except Exception:  # a domain not importable here, or without codecs
+            named = "default"
+    return named, float(settings.get("sensor_noise", 0.0))
+
+
+def _family_key(row, leave_out):
+    settings = json.loads(row["experiment_settings"])
+    for name in leave_out:
+        settings.pop(name, None)
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def _tag(runs, leave_out):
+    runs = runs.copy()
+    coded = [_codec_of(row) for _, row in runs.iterrows()]
+    runs["codec"] = [c for c, _ in coded]
+    runs["sensor_noise"] = [n for _, n in coded]
+    runs["family"] = [_family_key(row, leave_out) for _, row in runs.iterrows()]
+    return runs
+
+
+def _with_shared_lossless(runs):
+    """The runs plus, for every experiment without lossless runs of a model, the lossless
+    runs of its family's other experiments, relabelled as its own."""
+    extra = []
+    for _, family in runs.groupby(FAMILY + ["family"], sort=False):
+        lossless = family[family["level"] == LOSSLESS]
+        if lossless.empty:
+            continue
+        source = lossless[lossless["experiment"] == lossless["experiment"].iloc[0]]
+        for experiment, part in family.groupby("experiment", sort=False):
+            if not (part["level"] == LOSSLESS).any():
+                extra.append(source.assign(experiment=experiment, codec=part["codec"].iloc[0]))
+    return pd.concat([runs, *extra], ignore_index=True) if extra else runs
+
+
+def _bits_range(point, low, high):
+    if pd.isna(point):
+        return "-"
+    return f"{bits_text(point)} ({bits_text(low)} to {bits_text(high)})"
+
+
+def _content(model):
+    """Content bits b(q*) and their range: the reference's bits less the noise bits."""
+    kind = model.bits_kind
+    ref = getattr(model, f"bits_reference_{kind}")
+    point, low, high = (getattr(model, f"noise_{kind}{s}") for s in ("", "_high", "_low"))
+    return ref - point, ref - low, ref - high
+
+
+def _curve_plot(levels, codec_of, path, title):
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    for experiment, curve in levels.groupby("experiment", sort=False):
+        column = "bits_payload" if curve["bits_payload"].notna().all() else "bits_total"
+        curve = curve[curve[column] > 0].sort_values(column)
+        if curve.empty:
+            continue
+        x = curve[column].to_numpy(float)
+        line, = ax.plot(x, 100 * curve["accuracy"], marker="o", label=codec_of[experiment])
+        ax.fill_between(x, 100 * curve["accuracy_low"], 100 * curve["accuracy_high"],
+                        color=line.get_color(), alpha=0.2)
+    ax.set_xscale("log")
+    ax.set(xlabel="payload bits per sample (without headers)", ylabel="test accuracy (%)",
+           title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def codec_section(complete, out, margin, alpha, n_boot, table):
+    """Markdown lines of the cross-codec section; none where no family has two codecs."""
+    runs = _tag(complete, ("codec",))
+    lines = []
+    for key, family in runs.groupby(FAMILY + ["family", "sensor_noise"], sort=True):
+        if family["codec"].nunique() < 2:
+            continue
+        domain, dataset, model, _, noise = key
+        models, levels = analysis.tests_table(_with_shared_lossless(family), margin, alpha, n_boot)
+        codec_of = dict(zip(family["experiment"], family["codec"]))
+        if not lines:
+            lines = ["## Across codecs", "",
+                     "Each codec's runs are their own experiment; the lossless reference (PNG / "
+                     "FLAC, the same data for every codec) is shared. Bits are payload bits per "
+                     "sample (docs/method.md defines each codec's payload); accuracy is the test "
+                     "accuracy of the best checkpoint with its 90% paired-bootstrap interval "
+                     "(the band). Noise bits are b(R) - b(q*), content bits b(q*), with their "
+                     "5-95% bootstrap ranges.", ""]
+        name = "_".join(str(p) for p in (domain, dataset, model)) + (f"_noise{noise:g}" if noise else "")
+        title = f"{domain} / {dataset}, {model}" + (f", sensor noise {noise:g}" if noise else "")
+        path = _curve_plot(levels, codec_of, Path(out) / f"codecs_{name}.png",
+                           f"Rate-accuracy by codec: {title}")
+        lines += [f"### {title}", "", f"![rate-accuracy by codec]({Path(path).name})", ""]
+        rows = []
+        for m in models.itertuples(index=False):
+            content = _content(m) if m.estimable else (np.nan,) * 3
+            kind = m.bits_kind if isinstance(m.bits_kind, str) else "total"
+            rows.append({"codec": codec_of.get(m.experiment, "?"),
+                         "levels": m.levels, "q*": format_level(m.q_star) if m.estimable else
+                         "not estimable", f"b(R), {kind}": bits_text(getattr(m, f"bits_reference_{kind}")),
+                         "noise bits (5-95%)": _bits_range(getattr(m, f"noise_{kind}", np.nan),
+                                                           getattr(m, f"noise_{kind}_low", np.nan),
+                                                           getattr(m, f"noise_{kind}_high", np.nan))
+                         if m.estimable else "-",
+                         "content bits b(q*) (5-95%)": _bits_range(*content) if m.estimable else "-",
+                         "resolution": bits_text(m.resolution) if pd.notna(m.resolution) else "-",
+                         "note": m.reason if not m.estimable else (m.note or "")})
+        lines += [table(pd.DataFrame(rows)), ""]
+        points = levels.assign(codec=levels["experiment"].map(codec_of))
+        points = points[["codec", "level", "bits_payload", "bits_total", "accuracy", "accuracy_low",
+                         "accuracy_high"]]
+        lines += [table(pd.DataFrame({
+            "codec": points["codec"], "level": points["level"].map(format_level),
+            "payload bits": points["bits_payload"].map(bits_text),
+            "total bits": points["bits_total"].map(bits_text),
+            "accuracy % (90%)": [f"{100 * a:.1f} ({100 * lo:.1f} to {100 * hi:.1f})"
+                                 for a, lo, hi in zip(points["accuracy"], points["accuracy_low"],
+                                                      points["accuracy_high"])]})), ""]
+    return lines
+
+
+def _injected_bits(family):
+    """{sensor noise: mean injected noise bits per sample over the runs} (0 without noise)."""
+    bits = {}
+    for noise, part in family.groupby("sensor_noise"):
+        values = []
+        for folder in part["run"]:
+            try:
+                values.append(float(read_json(Path(folder) / CONFIG).get("sensor_noise_bits", 0.0)))
+            except (OSError, ValueError):
+                pass
+        bits[noise] = float(np.mean(values)) if values else np.nan
+    return bits
+
+
+def noise_section(complete, margin, alpha, n_boot, table):
+    """Markdown lines of the known-noise section; none where no family has two noise levels."""
+    runs = _tag(complete, ("sensor_noise",))
+    lines = []
+    for key, family in runs.groupby(FAMILY + ["family", "codec"], sort=True):
+        if family["sensor_noise"].nunique() < 2:
+            continue
+        domain, dataset, model, _, codec = key
+        models, _ = analysis.tests_table(family, margin, alpha, n_boot)
+        noise_of = dict(zip(family["experiment"], family["sensor_noise"]))
+        injected = _injected_bits(family)
+        if not lines:
+            lines = ["## Known sensor noise", "",
+                     "Noise of known size added to the sources before coding (docs/method.md): "
+                     "the injected bits are its entropy after rounding and clipping, per sample. "
+                     "The estimate is b(R) - b(q*) at each noise level, with its 5-95% bootstrap "
+                     "range. The estimator tracks the injected noise when the estimate grows "
+                     "with it; the share is the estimate's growth over the injected bits' "
+                     "growth from the lowest noise level.", ""]
+        rows = []
+        for m in sorted(models.itertuples(index=False), key=lambda m: noise_of[m.experiment]):
+            kind = m.bits_kind if isinstance(m.bits_kind, str) else "total"
+            point = getattr(m, f"noise_{kind}") if m.estimable else np.nan
+            rows.append(dict(noise=noise_of[m.experiment], injected=injected[noise_of[m.experiment]],
+                             reference=getattr(m, f"bits_reference_{kind}"), kind=kind, estimate=point,
+                             low=getattr(m, f"noise_{kind}_low"), high=getattr(m, f"noise_{kind}_high"),
+                             content=_content(m) if m.estimable else (np.nan,) * 3,
+                             q=format_level(m.q_star) if m.estimable else "not estimable",
+                             reason="" if m.estimable else m.reason))
+        base = rows[0]
+        table = pd.DataFrame({
+            "sensor noise": [f"{r['noise']:g}" for r in rows],
+            "injected noise bits": [bits_text(r["injected"]) for r in rows],
+            "lossless bits": [f"{bits_text(r['reference'])} ({r['kind']})" for r in rows],
+            "q*": [r["q"] for r in rows],
+            "estimated noise bits (5-95%)": [_bits_range(r["estimate"], r["low"], r["high"]) for r in rows],
+            "content bits (5-95%)": [_bits_range(*r["content"]) for r in rows],
+            "estimate's growth / injected growth": [
+                "-" if r is base or pd.isna(r["estimate"]) or pd.isna(base["estimate"])
+                or r["injected"] == base["injected"] else
+                f"{(r['estimate'] - base['estimate']) / (r['injected'] - base['injected']):.2f}"
+                for r in rows],
+            "note": [r["reason"] for r in rows]})
+        estimates = [r["estimate"] for r in rows]
+        known = [e for e in estimates if pd.notna(e)]
+        if len(known) < 2:
+            verdict = "fewer than two noise levels have an estimate: whether it tracks is not known"
+        else:
+            rises = all(b >= a for a, b in zip(known, known[1:]))
+            # A step counts only where the ranges of the two levels do not overlap.
+            ranged = [(r["low"], r["high"]) for r in rows if pd.notna(r["estimate"])]
+            resolved = all(lo2 > hi1 for (_, hi1), (lo2, _) in zip(ranged, ranged[1:]))
+            verdict = (("the estimate grows with the injected noise" if rises else
+                        "the estimate does not grow with the injected noise")
+                       + (" (each step beyond its ranges)" if resolved else
+                          " (the steps lie within the estimates' ranges: inconclusive)"))
+        lines += [f"### {domain} / {dataset}, {model}, codec {codec}", "", table(table), "",
+                  f"Monotone? {verdict}.", ""]
+    return lines
+
+
+def sections(complete, out, margin, alpha, n_boot, table):
+    """Both sections' markdown lines (empty when there is nothing to compare); `table`
+    renders a DataFrame as markdown (helmholtz.report.markdown_table)."""
+    if complete.empty or "experiment_settings" not in complete:
+        return []
+    return codec_section(complete, out, margin, alpha, n_boot, table) + \
+        noise_section(complete, margin, alpha, n_boot, table)
