@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml requirements.txt requirements-ray.txt requirements-test
 	  for p in dataset-fashion-mnist fluid-soundfont-gm lame; do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
+	else \
+	  echo "setup: no root or no apt-get, so no Debian packages: Fashion-MNIST (30 MB) and the FluidR3 soundfont (120 MB) are downloaded, checksum-checked, on first use (see HELMHOLTZ_DOWNLOAD_MIRROR in README.md)"; \
 	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -340,7 +340,7 @@ def main(argv=None):
             raise UsageError("--generate writes the built-in set; drop --data (or drop --generate)")
         from audio.generate import generate
         root = generated_root(args.cache_dir)
-        manifest = generate(root, args.clips_per_class, args.seed)
+        manifest = generate(root, args.clips_per_class, args.seed, cache_dir=args.cache_dir)
         print(f"built-in set ready at {root} ({len(manifest['clips'])} clips)")
         if not args.bitrate:
             return

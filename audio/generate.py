@@ -8,7 +8,8 @@ effect and setting, take). This generator builds a set of the same shape from
 material that ships with Debian, for machines that cannot download IDMT:
 
 - Notes: the electric guitars and basses of the FluidR3 GM soundfont (Debian
-  `fluid-soundfont-gm`), rendered offline by PyPI `tinysoundfont` at 44.1 kHz:
+  `fluid-soundfont-gm`; without it, that package's file is downloaded from
+  Debian's archive and the soundfont unpacked from it, both SHA-256 checked), rendered offline by PyPI `tinysoundfont` at 44.1 kHz:
   guitars 26 (jazz) and 27 (clean), basses 33 (finger) and 34 (pick). FluidR3
   stores every electric guitar and bass at 22.05 kHz (so the dry notes hold
   nothing above 11 kHz; effects such as distortion add it); its 44.1 kHz
@@ -56,10 +57,17 @@ import scipy.special
 import soundfile
 
 from audio import CLASSES, SAMPLE_RATE
+from helmholtz.cache import cache_dir as default_cache_dir
 from helmholtz.cache import write_json
+from helmholtz.download import deb_member, fetch, system_file
 from helmholtz.errors import UsageError
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+SOUNDFONT_SHA256 = "74594e8f4250680adf590507a306655a299935343583256f3b722c48a1bc1cb0"
+# The Debian package file, in bookworm and trixie alike (the soundfont has not changed since 2012).
+SOUNDFONT_DEB_URL = ("https://deb.debian.org/debian/pool/main/f/fluid-soundfont/"
+                     "fluid-soundfont-gm_3.1-5.3_all.deb")
+SOUNDFONT_DEB_SHA256 = "6f531493ac4e4d9772fd96b2488ea1790af81c196135fbdd25997da0781fc60e"
 CLIP_SECONDS = 2.0
 MANIFEST = "manifest.json"
 FORMAT = 3  # bump when the generator's output changes for the same seed
@@ -121,6 +129,24 @@ class NoteRenderer:
             return np.zeros(0, np.float32)
         stereo = np.frombuffer(self.synth.generate(n), dtype=np.float32).reshape(-1, 2)
         return stereo.mean(axis=1)
+
+
+def find_soundfont(cache_dir=None):
+    """The Debian soundfont, else the one unpacked into <cache_dir>/downloads/ from
+    the Debian package file, downloaded first if need be."""
+    if system_file(SOUNDFONT):
+        return SOUNDFONT
+    downloads = default_cache_dir(cache_dir) / "downloads"
+    unpacked = downloads / SOUNDFONT.name
+    if unpacked.is_file():  # checked when unpacked
+        return unpacked
+    deb = downloads / Path(SOUNDFONT_DEB_URL).name
+    fetch(SOUNDFONT_DEB_URL, f"sha256:{SOUNDFONT_DEB_SHA256}", deb, size="120 MB",
+          fix="install the Debian package fluid-soundfont-gm (or put its .deb file there)")
+    print(f"unpacking {SOUNDFONT.name} from {deb}")
+    deb_member(deb, str(SOUNDFONT).lstrip("/"), unpacked, f"sha256:{SOUNDFONT_SHA256}")
+    deb.unlink()  # the soundfont is all that is used
+    return unpacked
 
 
 @functools.lru_cache(maxsize=1)
@@ -340,14 +366,17 @@ def _normalise(x, peak_db):
 
 # ---------------------------------------------------------------- the set
 
-def generate(root, clips_per_class=40, seed=2337, soundfont=SOUNDFONT, quiet=False):
+def generate(root, clips_per_class=40, seed=2337, soundfont=None, quiet=False, cache_dir=None):
     """Write `<root>/<Class>/note<j>-<Class>-<setting>.wav` for the 12 classes, plus a manifest.
 
     Returns the manifest. A set already at `root` with the same settings is kept.
+    `soundfont` defaults to find_soundfont(cache_dir).
     """
     root = Path(root)
     if clips_per_class < 1:
         raise UsageError(f"--clips_per_class {clips_per_class} makes no clips; give 1 or more")
+    if soundfont is None:
+        soundfont = find_soundfont(cache_dir)
     settings = dict(format=FORMAT, seed=seed, clips_per_class=clips_per_class,
                     soundfont=str(soundfont), classes=list(CLASSES), effects=EFFECTS_CODE)
     existing = root / MANIFEST

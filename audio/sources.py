@@ -229,9 +229,7 @@ def download_idmt(cache_dir=None):
     if root.is_dir():
         return root
     archive = default_cache_dir(cache_dir) / "downloads" / IDMT_ARCHIVE
-    if not archive.is_file():
-        print(f"downloading {IDMT_URL} -> {archive} (several GB)")
-    fetch(IDMT_URL, f"md5:{IDMT_MD5}", archive,
+    fetch(IDMT_URL, f"md5:{IDMT_MD5}", archive, size="several GB",
           fix=f"fetch it from https://doi.org/10.5281/zenodo.7544032 yourself, unpack it and its "
               "instrument zips, and pass the folder with --data")
     print(f"unpacking {archive} -> {root}")

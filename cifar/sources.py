@@ -5,8 +5,11 @@
   downloaded over https with pooch into <cache_dir>/downloads/. The official MD5 is
   enforced for the download and for official archives found in the caches; an
   archive given with `--data` is used as given and identified by its own MD5.
-- fashion-mnist: the idx files of the Debian package dataset-fashion-mnist (or
-  `--data FOLDER` holding them), padded to 32x32 with zeros, one channel.
+- fashion-mnist: `--data FOLDER` holding the four idx .gz files, else those of
+  the Debian package dataset-fashion-mnist, else the official files, downloaded
+  with pooch into <cache_dir>/downloads/fashion-mnist/ and checked by the SHA-256
+  of their decompressed content (Debian re-gzipped them: other .gz bytes, the
+  same data). Padded to 32x32 with zeros, one channel.
 
 Images come out upright, (N, y, x, C) uint8, as Pillow shows them.
 """
@@ -26,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from helmholtz.cache import cache_dir as default_cache_dir
-from helmholtz.download import fetch
+from helmholtz.download import GZIP_CONTENT, fetch, system_file
 from helmholtz.errors import UsageError
 
 SIZE = 32  # every image is SIZE x SIZE
@@ -48,6 +51,13 @@ KERAS_FOLDERS = (CIFAR_FOLDER, "cifar-10-batches-py-target/cifar-10-batches-py")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                  "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"  # the dataset's own
+FASHION_CONTENT = {  # SHA-256 of each file's decompressed idx data
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ class Source:
 def find_source(dataset, data_path=None, cache_dir=None):
     """The source of `dataset`, located without reading its images."""
     if dataset == "fashion-mnist":
-        return _fashion_source(data_path)
+        return _fashion_source(data_path, default_cache_dir(cache_dir))
     return _cifar_source(data_path, default_cache_dir(cache_dir))
 
 
@@ -131,8 +141,7 @@ def _download_and_read(dest):
 
 def _download(dest):
     """Fetch the official archive (helmholtz.download: MD5 checked before it is kept)."""
-    print(f"downloading {CIFAR_URL} -> {dest}")  # stdout: stderr is for the error line
-    fetch(CIFAR_URL, f"md5:{CIFAR_MD5}", dest,
+    fetch(CIFAR_URL, f"md5:{CIFAR_MD5}", dest, size="170 MB",
           fix=f"fetch {CIFAR_URL} yourself and pass it with --data PATH "
               "(or put it in ~/.keras/datasets/)")
 
@@ -215,17 +224,42 @@ def _read_batch(raw, where):
     return np.ascontiguousarray(images), labels
 
 
-def _fashion_source(data_path):
-    folder = Path(data_path).expanduser() if data_path is not None else FASHION_DIR
-    files = [folder / name for names in FASHION_FILES.values() for name in names]
-    missing = [f.name for f in files if not f.is_file()]
+def _fashion_source(data_path, root):
+    names = [name for pair in FASHION_FILES.values() for name in pair]
+    if data_path is None:
+        if all(system_file(FASHION_DIR / name) for name in names):
+            return _fashion_folder_source(FASHION_DIR)
+        downloaded = root / "downloads" / "fashion-mnist"
+        if all((downloaded / name).is_file() for name in names):  # checked when downloaded
+            return Source("fashion-mnist", _FASHION_OFFICIAL, str(downloaded),
+                          partial(_read_fashion, downloaded))
+        return Source("fashion-mnist", _FASHION_OFFICIAL, FASHION_URL,
+                      partial(_download_fashion_and_read, downloaded))
+    folder = Path(data_path).expanduser()
+    missing = [name for name in names if not (folder / name).is_file()]
     if missing:
-        where = f"--data {folder}" if data_path is not None else str(folder)
-        raise UsageError(f"Fashion-MNIST files missing in {where}: {', '.join(missing)}; install "
-                         "the Debian package dataset-fashion-mnist, or pass --data FOLDER "
-                         "holding the four idx .gz files")
+        raise UsageError(f"Fashion-MNIST files missing in --data {folder}: {', '.join(missing)}; "
+                         "pass --data FOLDER holding the four idx .gz files, or leave --data out "
+                         "to use the Debian package dataset-fashion-mnist or the official download")
+    return _fashion_folder_source(folder)
+
+
+# The official files, downloaded and checked, are identified by their pinned content.
+_FASHION_OFFICIAL = hashlib.md5("".join(FASHION_CONTENT.values()).encode()).hexdigest()
+
+
+def _fashion_folder_source(folder):
+    files = [folder / name for names in FASHION_FILES.values() for name in names]
     checksum = hashlib.md5("".join(_md5(f) for f in files).encode()).hexdigest()
     return Source("fashion-mnist", checksum, str(folder), partial(_read_fashion, folder))
+
+
+def _download_fashion_and_read(folder):
+    for name, content in FASHION_CONTENT.items():
+        fetch(f"{FASHION_URL}/{name}", f"{GZIP_CONTENT}:{content}", folder / name,
+              fix="install the Debian package dataset-fashion-mnist, or pass --data FOLDER "
+                  "holding the four idx .gz files")
+    return _read_fashion(folder)
 
 
 def _read_fashion(folder):

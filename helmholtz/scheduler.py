@@ -3,7 +3,8 @@ processes.
 
 One run per GPU at a time (or `per_gpu` K), each pinned with
 CUDA_VISIBLE_DEVICES; with no GPU, `jobs` N at a time on the CPU cores, the
-threads split between them. Each run's output goes to its own log file.
+threads split between them. Each run's output goes to its own log file; while
+they go, helmholtz.progress shows what is done, running and queued.
 
 Each training runs in its own process group. SIGINT and SIGTERM to the sweep
 are passed on to every run in flight (as the same signal; a run that has not
@@ -28,18 +29,23 @@ from dataclasses import dataclass, replace
 from queue import SimpleQueue
 from threading import Lock
 
+from tqdm import tqdm
+
+from helmholtz.progress import Board
 from helmholtz.runs import lock_holder
 
 TAIL_LINES = 15
 GRACE = 10  # seconds a run has to stop after the signal, before it is killed
+PROGRESS_EVERY = 60.0  # seconds between the progress lines of a sweep written to a log
 _ECHO_LOCK = Lock()
 
 
 def echo(text):
     """One whole line per call: runs finish on several threads at once, and
-    print() writes the text and its newline separately, so lines could interleave."""
+    print() writes the text and its newline separately, so lines could interleave.
+    Written above the progress display on a terminal (tqdm.write)."""
     with _ECHO_LOCK:
-        sys.stdout.write(f"{text}\n")
+        tqdm.write(text, file=sys.stdout)
         sys.stdout.flush()
 
 
@@ -254,9 +260,11 @@ def finished(i, n, outcome):
         echo(f"[{i}/{n}] FAILED   {r.name} (exit {outcome.returncode}); log: {r.log}")
 
 
-def run_local(runs, slots):
-    """Run `runs` on this machine, at most one per slot (environment) at a time."""
+def run_local(runs, slots, progress_every=PROGRESS_EVERY):
+    """Run `runs` on this machine, at most one per slot (environment) at a time, with a
+    progress report every `progress_every` seconds (a live display on a terminal)."""
     free, in_flight, n = SimpleQueue(), InFlight(), len(runs)
+    board = Board(n, echo, progress_every)
     for env in slots:
         free.put(env)
 
@@ -270,10 +278,12 @@ def run_local(runs, slots):
                 outcome = Outcome(run, None, 0.0, elsewhere=holder)
             else:
                 echo(f"[{i}/{n}] start    {run.name} ({describe(env)})")
+                board.started(run)
                 outcome = execute(run, env, in_flight)
                 if outcome is None or in_flight.stopped:
                     return outcome
                 outcome = settle(outcome)
+            board.finished(run)
             finished(i, n, outcome)
             return outcome
         finally:
@@ -287,3 +297,5 @@ def run_local(runs, slots):
             pool.shutdown(wait=False, cancel_futures=True)
             in_flight.stop(getattr(e, "signum", signal.SIGINT))
             raise
+        finally:
+            board.close()

@@ -35,7 +35,7 @@ from helmholtz.cli import Parser, positive_int
 from helmholtz.errors import UsageError
 
 # Flags of the local and Ray engines: SLURM places the runs itself.
-ENGINE_FLAGS = ("--engine", "--gpus", "--per_gpu", "--jobs", "--address")
+ENGINE_FLAGS = ("--engine", "--gpus", "--per_gpu", "--jobs", "--address", "--progress_every")
 TIME = re.compile(r"\d+|\d+:\d{2}|\d+:\d{2}:\d{2}|\d+-\d+(:\d{2}){0,2}")  # sbatch's --time forms
 MEMORY = re.compile(r"\d+[KMGT]?")
 NAME = re.compile(r"[\w.,@+-]+")

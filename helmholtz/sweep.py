@@ -40,8 +40,8 @@ from helmholtz import trainer as trainers
 from helmholtz.cli import DEFAULT_SEED, NUM_EPOCH, Parser, folder_problem
 from helmholtz.errors import UsageError
 from helmholtz.runs import RESULT, default_log_dir, is_complete, read_json, run_dir
-from helmholtz.scheduler import (discover_gpus, echo, local_slots, lock_holder, parse_gpus, run_local,
-                                 stop_on_signals)
+from helmholtz.scheduler import (PROGRESS_EVERY, discover_gpus, echo, local_slots, lock_holder,
+                                 parse_gpus, run_local, stop_on_signals)
 
 GRIDS = ("paper", "full")
 ENGINES = ("local", "ray")
@@ -231,6 +231,9 @@ def parse_args(argv=None):
     local.add_argument("--gpus", help="GPU ids, e.g. 0,1, or none (default: those found)")
     local.add_argument("--per_gpu", type=int, help="runs at once on each GPU (default: 1)")
     local.add_argument("--jobs", type=int, help="runs at once without a GPU (default: 1)")
+    local.add_argument("--progress_every", type=float,
+                       help="seconds between progress lines when the output is not a terminal "
+                            f"(default: {PROGRESS_EVERY:g}; a terminal shows a live display)")
     ray = p.add_argument_group("ray engine")
     ray.add_argument("--address", help="Ray head address, or local (default: auto)")
     ray.add_argument("--gpus_per_run", type=float,
@@ -239,7 +242,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     spec = domains.load(args.domain)
 
-    other_engine = {"local": ("address", "gpus_per_run", "cpus_per_run"), "ray": ("gpus", "per_gpu", "jobs")}
+    other_engine = {"local": ("address", "gpus_per_run", "cpus_per_run"),
+                    "ray": ("gpus", "per_gpu", "jobs", "progress_every")}
     used = [f for f in other_engine[args.engine] if getattr(args, f) is not None]
     if used:
         fix = "add --engine ray" if args.engine == "local" else "with Ray use --gpus_per_run/--cpus_per_run"
@@ -249,6 +253,8 @@ def parse_args(argv=None):
             raise UsageError(f"--{name} {getattr(args, name)} must be 1 or more")
     if min(args.seeds) < 0:
         raise UsageError(f"seed {min(args.seeds)} is negative; use seeds 0 or more")
+    if args.progress_every is not None and args.progress_every <= 0:
+        raise UsageError(f"--progress_every {args.progress_every:g} must be more than 0 seconds")
     if (args.gpus_per_run or 0) < 0 or (args.cpus_per_run is not None and args.cpus_per_run <= 0):
         raise UsageError("--gpus_per_run must be 0 or more and --cpus_per_run more than 0")
     if not shutil.which(args.python):
@@ -297,7 +303,7 @@ def main(argv=None):
     if threading.current_thread() is threading.main_thread():
         stop_on_signals()
     if args.engine == "local":
-        outcomes = run_local(todo, slots)
+        outcomes = run_local(todo, slots, args.progress_every or PROGRESS_EVERY)
     else:
         from helmholtz.ray_engine import run_ray
         outcomes = run_ray(todo, args.address or "auto", args.gpus_per_run, args.cpus_per_run or 1)

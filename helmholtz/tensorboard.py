@@ -27,6 +27,7 @@ EVENTS = f"events.out.tfevents.*{SUFFIX}"
 
 def _scalar_metadata():
     """What tensorboard.summary.scalar attaches: the scalars plugin, version 0."""
+    from helmholtz.backend import tf  # noqa: F401  (TensorFlow's start-up kept quiet first)
     from tensorflow.core.framework import summary_pb2
     return summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars", content=b""))
@@ -34,7 +35,7 @@ def _scalar_metadata():
 
 def write_events(history, folder):
     """One event file in `folder` with the history's numbers as scalars per epoch."""
-    import tensorflow as tf
+    from helmholtz.backend import tf
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob(EVENTS):

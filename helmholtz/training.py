@@ -34,6 +34,7 @@ from helmholtz.cache import atomic_path, write_json, write_text
 from helmholtz.checkpoints import best_model, resume_state, save_model
 from helmholtz.errors import UsageError
 from helmholtz.folder import check_same_run
+from helmholtz.progress import duration
 from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, PREDICTIONS, RESULT,
                             SIDE_HISTORY, experiment_key, history_text)
 
@@ -188,10 +189,12 @@ class RunRecorder(keras.callbacks.Callback):
         write_text(self.folder / SIDE_HISTORY, history_text(self.rows))
         save_model(self.model, self.folder / LAST, self.identity)
         (self.folder / SIDE_HISTORY).replace(self.folder / HISTORY)
+        recent = [float(r["seconds"]) for r in self.rows[-5:]]  # the pace of late epochs
+        eta = (self.num_epoch - epoch - 1) * sum(recent) / len(recent)
         print(f"epoch {epoch + 1}/{self.num_epoch}  loss {logs['loss']:.4f}  "
               f"acc {logs['accuracy']:.4f}  val_loss {logs['val_loss']:.4f}  "
-              f"val_acc {logs['val_accuracy']:.4f}  best {self.best:.4f}  {seconds:.1f}s",
-              flush=True)
+              f"val_acc {logs['val_accuracy']:.4f}  best {self.best:.4f}  {seconds:.1f}s  "
+              f"eta {duration(eta)}", flush=True)
         if not all(math.isfinite(float(logs[key])) for key in ("loss", "val_loss")):
             self.diverged, self.model.stop_training = epoch + 1, True
 

@@ -45,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--cifar_test", default="2000", help="validation and test images")
     p.add_argument("--audio_clips_per_class", default="150", help="generated dry notes per effect")
     p.add_argument("--audio_epochs", default="20", help="82%% test accuracy at lossless after 20 (measured)")
+    p.add_argument("--data_only", action="store_true",
+                   help="only the data steps (downloads, the audio set, the image caches), then stop")
     return p.parse_args(argv)
 
 
@@ -65,6 +67,12 @@ def main(argv=None):
                                                "--clips_per_class", args.audio_clips_per_class]):
         raise UsageError("could not generate the audio set (see above); "
                          "install fluid-soundfont-gm and tinysoundfont (make setup)")
+    # Before the runs, so that they do not wait on each other for the download and caches.
+    if step("fetch and encode the images", [py, "cifar/data.py", "--dataset", "fashion-mnist",
+                                            "--fixed", "--quality", "1", "lossless"]):
+        raise UsageError("could not prepare Fashion-MNIST (see above)")
+    if args.data_only:
+        return 0
     common = ["--seeds", *args.seeds, "--log_dir", args.log_dir, "--jobs", args.jobs]
     grids = {
         "image half: Fashion-MNIST under JPEG": [

@@ -1,22 +1,60 @@
-"""Downloads through pooch with a known checksum: CIFAR-10 and the IDMT-SMT-Audio-Effects
-archive, served from this machine over http (no internet); a wrong checksum or no
-connection ends in one line, exit 2, nothing kept."""
+"""Downloads through pooch with a known checksum: CIFAR-10, Fashion-MNIST, the soundfont's
+Debian package and the IDMT-SMT-Audio-Effects archive, served from this machine over http
+(no internet), by their official address or through HELMHOLTZ_DOWNLOAD_MIRROR; a wrong
+checksum, a truncated transfer, a missing file or a server gone mid-transfer ends in one
+line, exit 2, nothing kept."""
 import functools
 import hashlib
 import http.server
 import io
 import os
+import socket
+import struct
+import subprocess
+import sys
 import threading
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
 from audio import data as audio_data
+from audio import generate as audio_generate
 from audio import sources as audio_sources
 from cifar import sources as cifar_sources
+from helmholtz import REPO
+from helmholtz.download import MIRROR, NO_SYSTEM_DATA
 from helmholtz.errors import UsageError, cli_main
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Where apt keeps the package files it fetched (.ci/run: apt-get install --download-only).
+SOUNDFONT_DEB = Path("/var/cache/apt/archives") / Path(audio_generate.SOUNDFONT_DEB_URL).name
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the folder's files; under /truncated/ a file stops halfway through the
+    length its header announced, under /gone/ the server stops halfway through it."""
+    server_version = "test"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        mode, _, rest = self.path.lstrip("/").partition("/")
+        if mode not in ("truncated", "gone"):
+            return super().do_GET()
+        data = Path(self.directory, rest).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:len(data) // 2])
+        self.wfile.flush()
+        if mode == "gone":  # the connection reset, nobody listening any more
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            threading.Thread(target=self.server.shutdown).start()
+        self.close_connection = True
 
 
 @pytest.fixture
@@ -24,17 +62,16 @@ def served(tmp_path):
     """(folder, base URL): the folder's files served over http on 127.0.0.1."""
     folder = tmp_path / "www"
     folder.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=str(folder)))
+                                             functools.partial(Handler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield folder, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def files_under(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
 
 
 def md5(path):
@@ -181,3 +218,101 @@ def test_idmt_download_with_another_md5_is_one_line_exit_2_and_nothing_kept(serv
     assert code == 2 and f"not md5:{audio_sources.IDMT_MD5}" in err
     assert not audio_sources.idmt_root(cache).exists()
     assert not (cache / "downloads").exists() or os.listdir(cache / "downloads") == []
+
+
+# ---------------------------------------------------------------- Fashion-MNIST, through a mirror
+
+FASHION_NAMES = list(cifar_sources.FASHION_CONTENT)
+
+
+@pytest.fixture
+def no_system_data(monkeypatch, tmp_path):
+    """As on a machine without the Debian data: the downloads go to a fresh cache."""
+    monkeypatch.setenv(NO_SYSTEM_DATA, "1")
+    return tmp_path / "cache"
+
+
+def serve_debian_fashion(folder):
+    """The real Debian files (re-gzipped: other bytes than the official downloads)."""
+    if not all((FASHION_DIR / name).is_file() for name in FASHION_NAMES):
+        pytest.skip("needs the Debian package dataset-fashion-mnist")
+    for name in FASHION_NAMES:
+        (folder / name).symlink_to(FASHION_DIR / name)
+
+
+def test_fashion_mnist_without_system_data_comes_through_the_mirror_checked(served, no_system_data,
+                                                                             monkeypatch):
+    folder, base = served
+    serve_debian_fashion(folder)
+    monkeypatch.setenv(MIRROR, base + "/")
+    source = cifar_sources.find_source("fashion-mnist", cache_dir=no_system_data)
+    assert source.where == cifar_sources.FASHION_URL  # not the Debian folder, though it is here
+    splits = source.read()
+    assert [len(splits[s][1]) for s in ("train", "test")] == [60000, 10000]
+    kept = no_system_data / "downloads" / "fashion-mnist"
+    assert files_under(no_system_data / "downloads") == sorted(f"fashion-mnist/{n}" for n in FASHION_NAMES)
+    again = cifar_sources.find_source("fashion-mnist", cache_dir=no_system_data)
+    assert again.where == str(kept) and again.checksum == source.checksum  # same caches
+    monkeypatch.delenv(NO_SYSTEM_DATA)
+    assert cifar_sources.find_source("fashion-mnist", cache_dir=no_system_data).where == str(FASHION_DIR)
+
+
+@pytest.mark.parametrize("trouble", ["other content", "truncated", "404", "server gone"])
+def test_a_failed_fashion_download_is_one_line_exit_2_and_nothing_kept(trouble, served, no_system_data,
+                                                                       fashion_folder, monkeypatch, capsys):
+    folder, base = served
+    for name in FASHION_NAMES:  # real idx files, but 30 images: not the pinned content
+        (folder / name).write_bytes((fashion_folder / name).read_bytes())
+    path = {"truncated": "/truncated", "server gone": "/gone", "404": "/nothing-here"}.get(trouble, "")
+    monkeypatch.setenv(MIRROR, base + path)
+    code, err = one_error_line(
+        capsys, lambda: cifar_sources.find_source("fashion-mnist", cache_dir=no_system_data).read())
+    assert code == 2 and f"{base}{path}/train-images-idx3-ubyte.gz" in err
+    assert {"other content": "has checksum", "404": "404"}.get(trouble, "cannot download") in err
+    assert "dataset-fashion-mnist" in err, err  # the way round it
+    assert files_under(no_system_data) == [], err
+
+
+# ---------------------------------------------------------------- the soundfont, from Debian's package file
+
+@pytest.fixture
+def soundfont_deb():
+    if not SOUNDFONT_DEB.is_file():
+        pytest.skip(f"needs the package file {SOUNDFONT_DEB} (apt-get install --download-only "
+                    "fluid-soundfont-gm, as .ci/run does)")
+    return SOUNDFONT_DEB
+
+
+def test_soundfont_without_system_data_is_unpacked_from_the_debian_package(served, no_system_data,
+                                                                           soundfont_deb, monkeypatch):
+    folder, base = served
+    (folder / soundfont_deb.name).symlink_to(soundfont_deb)
+    monkeypatch.setenv(MIRROR, base)
+    found = audio_generate.find_soundfont(no_system_data)
+    assert found == no_system_data / "downloads" / audio_generate.SOUNDFONT.name
+    assert hashlib.sha256(found.read_bytes()).hexdigest() == audio_generate.SOUNDFONT_SHA256
+    assert files_under(no_system_data) == [f"downloads/{found.name}"]  # the package file removed
+    assert audio_generate.find_soundfont(no_system_data) == found
+
+
+# ---------------------------------------------------------------- the demo's data steps
+
+def test_demo_data_steps_run_without_system_data_through_a_loopback_mirror(served, tmp_path, soundfont_deb):
+    pytest.importorskip("tinysoundfont")
+    folder, base = served
+    serve_debian_fashion(folder)
+    (folder / soundfont_deb.name).symlink_to(soundfont_deb)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "HELMHOLTZ_CACHE": str(cache), NO_SYSTEM_DATA: "1", MIRROR: base,
+           "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "scripts/demo.py", "--data_only", "--audio_clips_per_class", "1"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"downloading {base}/train-images-idx3-ubyte.gz" in proc.stdout
+    assert f"downloading {base}/{soundfont_deb.name}" in proc.stdout
+    kept = files_under(cache / "downloads")
+    assert kept == sorted([audio_generate.SOUNDFONT.name, *(f"fashion-mnist/{n}" for n in FASHION_NAMES)])
+    manifest = audio_generate.json.loads((cache / "audio" / "generated" / "manifest.json").read_text())
+    assert len(manifest["clips"]) == 12
+    assert manifest["settings"]["soundfont"] == str(cache / "downloads" / audio_generate.SOUNDFONT.name)
+    assert (cache / "fashion-mnist").is_dir()  # the image caches, built from the download
