@@ -50,8 +50,8 @@ def check_identity(path, identity):
         return  # not whole: checkpoint_damage says so
     if recorded is not None and recorded != identity:
         differ = [k for k in sorted(set(identity) | set(recorded)) if recorded.get(k) != identity.get(k)]
-        raise UsageError(f"{path} is a checkpoint of another run (its {', '.join(differ)} differ: "
-                         f"{', '.join(f'{k} {recorded.get(k)}' for k in differ)}); move it away, or "
+        shown = ", ".join(f"{k} {recorded.get(k)}, not {identity.get(k)}" for k in differ)
+        raise UsageError(f"{path} is a checkpoint of another run ({shown}); move it away, or "
                          "use --force to start this run again")
 
 

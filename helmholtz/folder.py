@@ -24,8 +24,8 @@ import atexit
 import os
 from pathlib import Path
 
-from helmholtz.errors import UsageError
 from helmholtz.cache import write_json, write_text
+from helmholtz.errors import UsageError
 from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, LOCK, MARKER, RESULT,
                             DamagedFile, experiment_key, is_own_file, is_run_folder, lock_holder,
                             read_history_rows, read_json, run_lock)

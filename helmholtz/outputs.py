@@ -5,13 +5,14 @@ Each output folder keeps a manifest, `.helmholtz-outputs`, of the names this
 program wrote in it (one a line). `claim` checks, before anything is written,
 every existing entry a command may write (its names, or glob patterns for names
 known only later, such as plots; "!pattern" leaves out names another command
-writes there): each must be a plain file listed in the
-manifest. A file of another name, a symlink or a folder is someone else's and
-ends the command with one line naming it, exit status 2, nothing written; the
-way out is another --out, or moving that file away. No command but the trainer
-writes inside a run folder (helmholtz.runs.is_run_folder), so an output there is
-refused too. `record` adds what was written to the manifest; `writing` does both
-around a block of writes.
+writes there): each must be a plain file listed in the manifest, or one the
+command recognises as its own by its content (outputs of older versions). A
+file of another name, a symlink or a folder is someone else's and ends the
+command with one line naming it, exit status 2, nothing written; the way out is
+another --out, or moving that file away. No command but the trainer writes
+inside a run folder (helmholtz.runs.is_run_folder), so an output there is
+refused too. `record` adds what was written to the manifest; `writing` does
+both around a block of writes.
 """
 import contextlib
 import fnmatch

@@ -23,7 +23,7 @@ from helmholtz.cache import write_text
 from helmholtz.cli import positive_float, positive_int
 from helmholtz.errors import UsageError
 from helmholtz.metrics import WINDOW
-from helmholtz.outputs import first_line, writing
+from helmholtz.outputs import claim, first_line, writing
 from helmholtz.results import (bits_text, collect, describe_settings, experiment_title, experiments,
                                format_summary, pm, set_apart_table, summarize, write_results)
 from helmholtz.runs import CONFIG, read_json
@@ -384,6 +384,12 @@ def write_report(root, out, margin=stats.MARGIN, metric="test_accuracy", n_boot=
         raise UsageError(f"--out {out} is a file; give a folder for the report")
     with writing(out, REPORT_FILES, recognise=_older_report):  # checked before collecting
         return _write_report(root, out, margin, metric, n_boot, alpha)
+
+
+def check_report_folder(out):
+    """Refuse, before any work, a report folder holding files write_report may not replace
+    (for the commands that run for hours before they report: demo, study)."""
+    claim(out, REPORT_FILES, recognise=_older_report)
 
 
 def _older_report(path):

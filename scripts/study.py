@@ -371,6 +371,8 @@ def parse_args(argv=None):
     problem = folder_problem(args.out, writable=True)
     if problem:
         raise UsageError(f"--out {args.out}: {problem}; choose another folder")
+    from helmholtz.report import check_report_folder
+    check_report_folder(args.out)  # now, not after hours of runs
     args.log_dir, args.cache_dir = Path(args.log_dir).absolute(), Path(args.cache_dir).absolute()
     return args
 

@@ -241,7 +241,7 @@ def test_a_saved_checkpoint_carries_its_identity_and_still_loads(tmp_path):
     save_model(model, tmp_path / "last.keras", identity)
     assert load_checkpoint(tmp_path / "last.keras").count_params() == 3
     check_identity(tmp_path / "last.keras", identity)
-    with pytest.raises(UsageError, match=r"its level, seed differ: level 25, seed 0"):
+    with pytest.raises(UsageError, match=r"another run \(level 25, not 5, seed 0, not 1\)"):
         check_identity(tmp_path / "last.keras", {**identity, "level": "5", "seed": 1})
 
 

@@ -14,7 +14,8 @@ import pytest
 from helmholtz.errors import cli_main
 from helmholtz.outputs import MANIFEST
 
-STAND_IN = Path(__file__).resolve().parent / "stand_in_train.py"
+REPO = Path(__file__).resolve().parents[1]
+STAND_IN = REPO / "tests" / "stand_in_train.py"
 LABELS = (np.arange(40) % 10).astype(np.int16)
 
 
@@ -58,11 +59,22 @@ def fingerprint(root):
     return out
 
 
+def script(name):
+    """scripts/<name>.py as a module (its main)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def command(name):
     from helmholtz import commands, slurm, tensorboard
     import audio.baseline
     import cifar.examples
     import cifar.train
+    if name in ("demo", "study"):
+        return script(name)
     return {"report": commands.report_main, "collect": commands.collect_main,
             "tensorboard": tensorboard.main, "slurm": slurm.main, "train": cifar.train.main,
             "examples": cifar.examples.main, "baseline": audio.baseline.main}[name]
@@ -107,6 +119,9 @@ CASES = [
     ("examples", f"--out {RUN}/examples_cifar.png", {}, "inside the run folder"),
     ("baseline", "--bitrate 8 --json rep/baseline.json", {"rep/baseline.json": '{"mine": 1}'},
      "baseline.json is a file this program did not write"),
+    ("demo", "--out rep --log_dir runs", {"rep/report.md": "my notes"}, "rep/report.md is a file"),
+    ("study", "--out rep --dry_run", {"rep/results.csv": "mine\n"}, "rep/results.csv is a file"),
+    ("study", f"--out {RUN} --dry_run", {}, "inside the run folder"),
     ("train", "--train_dir other --force", {"other/config.json": '{"tool": "another"}',
                                             "other/history.csv": "step,loss\n1,2\n"},
      "is no run folder of this program"),
