@@ -55,8 +55,9 @@ def verdict_text(row, margin):
     if row.verdict == stats.INFERIOR:
         return f"inferior beyond the {100 * margin:.1f}-point margin"
     if row.verdict == stats.INCONCLUSIVE:
-        return (f"inconclusive: the data resolve {100 * row.resolution:.1f} points, the margin is "
-                f"{100 * margin:g}")
+        loss = ", a significant loss of unresolved size" if row.worse else ""
+        return (f"inconclusive{loss}: the data resolve {100 * row.resolution:.1f} points, the margin "
+                f"is {100 * margin:g}")
     return row.verdict
 
 
