@@ -10,7 +10,8 @@ One training run = one folder, by default
 - last.keras    model + optimizer after the last finished epoch (resume)
 - best.keras    model with the best val_accuracy so far
 - predictions.npz  the best checkpoint's class for every test example, per
-                test level, and the labels (written just before result.json)
+                test level, the labels and each example's group (written just
+                before result.json)
 - result.json   written last, atomically, only when the run is complete
 
 A folder without result.json is an unfinished run: training it again resumes.
