@@ -17,9 +17,10 @@ With S seeds and G groups of examples, the estimated difference has variance
     seed / S + (shared + run / S) / G
 
 (groups of the size the pilot had; each example its own group where the data
-name none). The lower bound of its 1 - 2 alpha interval is compared with
--margin; with the degrees of freedom the seeds leave (Welch-Satterthwaite, as
-helmholtz.stats.interval), the power is that of a noncentral t.
+name none). The lower bound of its 1 - 2 alpha interval, as helmholtz.stats
+computes it (the two-way bootstrap's spread, which adds run / (S G), widened
+by t with the degrees of freedom its seed part leaves), is compared with
+-margin; the power averages over the spread the few seeds happen to show.
 helmholtz/calibration.py checks these predictions against simulation.
 """
 from dataclasses import dataclass
@@ -63,22 +64,27 @@ def components(correct, groups=None):
     return Components(seed=seed, shared=shared, run=run, group_size=size)
 
 
-def power(delta, margin, n_seeds, n_examples, parts, alpha=stats.ALPHA):
+def power(delta, margin, n_seeds, n_examples, parts, alpha=stats.ALPHA, points=400):
     """The probability that a level truly `delta` from the reference is shown non-inferior
     within `margin` with n_seeds seeds and n_examples test examples (in groups of the
-    pilot's size)."""
+    pilot's size), by helmholtz.stats' interval: the two-way bootstrap's spread (its
+    seed part as the seeds show it, a chi-square draw; the group part, which counts
+    the seed x group part again), widened by t with the Welch-Satterthwaite degrees of
+    freedom of the seed part. The seeds' spread is independent of their mean, so the
+    power averages the normal probability over `points` quantiles of that draw."""
     n_groups = max(n_examples / parts.group_size, 1.0)
-    seed_part = parts.seed / n_seeds
-    rest = (parts.shared + parts.run / n_seeds) / n_groups
-    se = np.sqrt(seed_part + rest)
-    if se == 0:
+    seed_part = (parts.seed + parts.run / n_groups) / n_seeds   # the variance of the seeds' mean
+    true_sd = np.sqrt(seed_part + parts.shared / n_groups)
+    rest = parts.shared / n_groups + parts.run / (n_seeds * n_groups)
+    if true_sd == 0:
         return float(delta > -margin)
-    df = np.inf if seed_part == 0 or n_seeds < 2 else (seed_part + rest) ** 2 / (seed_part ** 2 / (n_seeds - 1))
-    crit = sp.t.ppf(1 - alpha, df) if np.isfinite(df) else sp.norm.ppf(1 - alpha)
-    shift = (delta + margin) / se
-    if not np.isfinite(df):
-        return float(1 - sp.norm.cdf(crit - shift))
-    return float(1 - sp.nct.cdf(crit, df, shift))
+    if n_seeds < 2 or seed_part == 0:
+        width = sp.norm.ppf(1 - alpha) * np.sqrt(seed_part + rest)
+        return float(sp.norm.cdf((delta + margin - width) / true_sd))
+    shown = seed_part * sp.chi2.ppf((np.arange(points) + 0.5) / points, n_seeds - 1) / (n_seeds - 1)
+    df = (shown + rest) ** 2 / (shown ** 2 / (n_seeds - 1))
+    width = sp.t.ppf(1 - alpha, df) * np.sqrt(shown + rest)
+    return float(sp.norm.cdf((delta + margin - width) / true_sd).mean())
 
 
 def grid(parts, margin, delta, seeds=(3, 5, 10, 20), examples=(500, 2000, 10000), alpha=stats.ALPHA):

@@ -82,9 +82,11 @@ def rate_accuracy_bands(levels, models, path):
              "inconclusive": dict(marker="o", markerfacecolor="none"), "reference": dict(marker="s")}
     fig = Figure(figsize=(7, 4.2))
     ax = fig.subplots()
+    several = levels.groupby("model")["experiment"].nunique()
     for (experiment, model), curve in levels.groupby(["experiment", "model"], sort=False):
         curve = curve.sort_values(column)
-        line, = ax.plot(curve[column], 100 * curve["accuracy"], label=model)
+        label = f"{model} (experiment {experiment})" if several[model] > 1 else model
+        line, = ax.plot(curve[column], 100 * curve["accuracy"], label=label)
         ax.fill_between(curve[column], 100 * curve["accuracy_low"], 100 * curve["accuracy_high"],
                         color=line.get_color(), alpha=0.15, linewidth=0)
         for r in curve.itertuples(index=False):

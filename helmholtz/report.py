@@ -344,8 +344,8 @@ def _shown_path(path):
 
 
 def _answer(found, complete, models, levels, out):
-    """The first screen: per data set, the rate-accuracy plot with interval bands and the
-    verdicts of each experiment's main model in words."""
+    """The first screen: per data set, the rate-accuracy plot of each experiment's main
+    model with interval bands, and its verdicts in words."""
     md = ["## The answer, per data set", "",
           "Does compression cost accuracy, and how many bits are noise? The selected "
           "checkpoint's test accuracy against bits per sample with its 90% interval as a band; "
@@ -353,23 +353,24 @@ def _answer(found, complete, models, levels, out):
           "the margin, cross: inferior beyond it, open: inconclusive); the dashed line is the "
           "reference minus the margin. The sections below give the detail.", ""]
     for (domain_name, dataset), part in found.groupby(["domain", "dataset"], sort=False):
-        keys = set(part["experiment"])
-        rows = levels[levels["experiment"].isin(keys)]
-        md += [f"### {domain_name} / {dataset}", ""]
-        path = plots.rate_accuracy_bands(rows, models, out / f"answer_{_slug(domain_name, dataset)}.png") \
-            if len(rows) else None
-        md += [_image(out, path, f"test accuracy vs bits, {domain_name} / {dataset}",
-                      "no model could be paired"), ""]
+        lines, shown = [], []
         for exp in part.itertuples(index=False):
             runs = complete[complete["experiment"] == exp.experiment]
             if runs.empty:
                 continue
             main = _default_model(runs)
             model = models[(models["experiment"] == exp.experiment) & (models["model"] == main)]
+            own = levels[(levels["experiment"] == exp.experiment) & (levels["model"] == main)]
             if len(model):
-                own = rows[(rows["experiment"] == exp.experiment) & (rows["model"] == main)]
-                md += [f"- {experiment_title(exp)}: {verdicts.headline(model.iloc[0], own.sort_values('order'))}"]
-        md += [""]
+                lines.append(f"- {experiment_title(exp)}: "
+                             f"{verdicts.headline(model.iloc[0], own.sort_values('order'))}")
+                shown.append(own)
+        rows = pd.concat(shown) if shown else levels.iloc[0:0]
+        path = plots.rate_accuracy_bands(rows, models, out / f"answer_{_slug(domain_name, dataset)}.png") \
+            if len(rows) else None
+        md += [f"### {domain_name} / {dataset}", "",
+               _image(out, path, f"test accuracy vs bits, {domain_name} / {dataset}",
+                      "no model could be paired"), ""] + lines + [""]
     return md
 
 
@@ -439,7 +440,7 @@ def _write_report(root, out, margin, metric, n_boot, alpha):
                "Every model of every experiment. First level: the verdict of the first compressed "
                f"level against the reference within {100 * margin:.1f} points (non-inferior, "
                "inferior beyond the margin, or inconclusive with the resolution of the data); "
-               "q\*: the lowest level shown non-inferior in the fixed sequence from high to low "
+               "q\\*: the lowest level shown non-inferior in the fixed sequence from high to low "
                "quality (≤: every level tried passed; \"none shown\": the first level is inferior; "
                "\"inconclusive\": it is neither); noise bits: b(R) minus the bits at which the "
                "rate-accuracy curve crosses a(R) - margin, with a 90% bootstrap interval; the "

@@ -10,7 +10,8 @@ One training run = one folder, by default
 - last.keras    model + optimizer after the last finished epoch (resume)
 - best.keras    model with the best val_accuracy so far
 - predictions.npz  the best checkpoint's class for every test example, per
-                test level, and the labels (written just before result.json)
+                test level, the labels and each example's group (written just
+                before result.json)
 - result.json   written last, atomically, when the run is complete (or has
                 diverged: then it says so and the run is not complete)
 - .helmholtz-run  the marker of a run folder of this program, written with the

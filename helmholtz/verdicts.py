@@ -55,8 +55,9 @@ def verdict_text(row, margin):
     if row.verdict == stats.INFERIOR:
         return f"inferior beyond the {100 * margin:.1f}-point margin"
     if row.verdict == stats.INCONCLUSIVE:
-        return (f"inconclusive: the data resolve {100 * row.resolution:.1f} points, the margin is "
-                f"{100 * margin:g}")
+        loss = ", a significant loss of unresolved size" if row.worse else ""
+        return (f"inconclusive{loss}: the data resolve {100 * row.resolution:.1f} points, the margin "
+                f"is {100 * margin:g}")
     return row.verdict
 
 
@@ -84,6 +85,10 @@ def no_loss(model, rows):
     text = (f"**Supported down to q\\* = {format_level(model.q_star)}**: {shown} non-inferior to "
             f"{ref} within {100 * margin:.1f} points (one-sided 95%, tested in order from high to "
             f"low quality)")
+    close = passed.loc[passed["difference_low"].idxmin()]
+    text += (f"; the closest call is {format_level(close.level)}, its lower bound "
+             f"{_points(close.difference_low)} points, {100 * (close.difference_low + margin):.1f} "
+             "inside the margin")
     losses = passed[passed["worse"]]
     if len(losses):
         text += ("; a significant loss within the margin at " +

@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helmholtz import analysis, planner, stats  # noqa: E402
@@ -57,8 +59,10 @@ def parse_args(argv=None):
 
 
 def pilot_components(root):
-    """[(title, Components)] of every model of the pilot with 2+ seeds at its reference and
-    first compressed level."""
+    """[(title, Components)] of every model of the pilot with 2+ seeds at its reference and a
+    compressed level: the seed part the mean over the model's compressed levels (a few
+    seeds tell it poorly; every level's difference tells it again), the group parts the
+    first compressed level's."""
     runs = analysis.complete_runs(collect(root)[0])
     found = []
     for key in analysis.model_groups(runs):
@@ -66,16 +70,20 @@ def pilot_components(root):
         bits = analysis._mean_bits(model_runs, "bits_per_sample")
         ref = analysis.reference_level({lv: b if b == b else -1 for lv, b in bits.items()})
         others = [lv for lv in analysis.sorted_levels(model_runs["level"])[::-1] if lv != ref]
-        if not others:
-            continue
         try:
-            correct, seeds, _, groups, _ = analysis.paired_correctness(model_runs, [ref, others[0]])
+            correct, seeds, _, groups, _ = analysis.paired_correctness(model_runs, [ref, *others])
         except analysis.NotPaired:
             continue
-        if len(seeds) >= 2:
-            title = f"{key[1]} / {key[2]} (experiment {key[0]}), {key[3]} ({analysis.format_level(others[0])} vs " \
-                    f"{analysis.format_level(ref)}, {len(seeds)} seeds x {correct.shape[2]} examples)"
-            found.append((title, planner.components(correct, groups)))
+        if len(seeds) < 2 or not others:
+            continue
+        each = [planner.components(correct[[0, i]], groups) for i in range(1, len(correct))]
+        # The first compressed level's groups: near the reference, as a level near the margin.
+        parts = planner.Components(float(np.mean([c.seed for c in each])), each[0].shared,
+                                   each[0].run, each[0].group_size)
+        levels = ", ".join(analysis.format_level(lv) for lv in others)
+        found.append((f"{key[1]} / {key[2]} (experiment {key[0]}), {key[3]}: {levels} vs "
+                      f"{analysis.format_level(ref)}, {len(seeds)} seeds x {correct.shape[2]} examples",
+                      parts))
     if not found:
         raise UsageError(f"no model under {root} has complete runs of 2 or more seeds at two levels; "
                          "give the components as flags instead (--seed_sd ...)")

@@ -30,7 +30,8 @@ def test_power_grows_with_seeds_and_examples_and_the_cheapest_design_reaches_the
     powers = planner.grid(parts, stats.MARGIN, -stats.MARGIN / 4)
     assert powers[(3, 2000)] < powers[(10, 2000)] < powers[(20, 2000)]
     assert powers[(10, 500)] <= powers[(10, 10000)]
-    assert planner.power(-stats.MARGIN, stats.MARGIN, 10, 2000, parts) == pytest.approx(stats.ALPHA, abs=0.01)
+    # at the margin: at most alpha (the two-way bootstrap errs on the wide side)
+    assert stats.ALPHA / 2 < planner.power(-stats.MARGIN, stats.MARGIN, 10, 2000, parts) <= stats.ALPHA
     best = planner.cheapest(powers, 0.8)
     assert powers[best] >= 0.8 and all(p < 0.8 for (s, n), p in powers.items() if s < best[0])
 

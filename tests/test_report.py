@@ -392,3 +392,24 @@ def test_a_report_names_its_runs_folder_relative_to_where_it_was_written(tmp_pat
     text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=100).read_text()
     intro = text.split("## What was run")[0]
     assert "Collected from `logs`:" in intro and str(tmp_path) not in intro
+
+
+def test_the_first_screen_answers_the_question_and_the_originals_numbers_are_an_appendix(tmp_path):
+    make_tree(tmp_path / "logs")
+    text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=300, tost=True).read_text()
+    sections = re.findall(r"^## (.+)$", text, re.M)
+    assert sections[0] == "The answer, per data set" and sections[-1] == "Appendix: what the original code printed"
+    answer = text.split("## The answer, per data set")[1].split("\n## ")[0]
+    assert "![test accuracy vs bits, cifar / cifar10](answer_cifar_cifar10.png)" in answer
+    assert ("**all-cnns** (2 seeds x 200 test examples in 200 groups, margin 2 points): no loss "
+            "beyond the margin down to q\\* = 25; lowest level 5: -30.0 points") in answer
+    assert "inferior beyond the 2.0-point margin" in answer
+    # one accuracy: the original's paper accuracy (its header-as-zero quirk under 10 epochs)
+    # and convergence index appear in the appendix only
+    body, appendix = text.split("## Appendix: what the original code printed")
+    assert "paper acc." not in body and "| paper acc. % |" in appendix
+    assert "rate-accuracy tables and plots use the test accuracy (best checkpoint)" in body
+    # --tost adds the equivalence test to the table by level
+    by_level = body.split("#### Tests by level: all-cnns")[1].split("\n\n")[1]
+    assert "equivalent within ±2 (TOST)" in by_level.splitlines()[0]
+    assert by_level.splitlines()[3].endswith("| yes |") and by_level.splitlines()[-1].endswith("| no |")
