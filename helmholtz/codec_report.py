@@ -178,7 +178,7 @@ def _injected_bits(family):
 
 def noise_section(complete, margin, alpha, n_boot, table):
     """Markdown lines of the known-noise section; none where no family has two noise levels."""
-    runs = _tag(complete, ("sensor_noise",))
+    runs = _tag(complete, ("sensor_noise", "sensor_noise_bits"))
     lines = []
     for key, family in runs.groupby(FAMILY + ["family", "codec"], sort=True):
         if family["sensor_noise"].nunique() < 2:
@@ -206,7 +206,7 @@ def noise_section(complete, margin, alpha, n_boot, table):
                              q=format_level(m.q_star) if m.estimable else "not estimable",
                              reason="" if m.estimable else m.reason))
         base = rows[0]
-        table = pd.DataFrame({
+        frame = pd.DataFrame({
             "sensor noise": [f"{r['noise']:g}" for r in rows],
             "injected noise bits": [bits_text(r["injected"]) for r in rows],
             "lossless bits": [f"{bits_text(r['reference'])} ({r['kind']})" for r in rows],
@@ -232,7 +232,7 @@ def noise_section(complete, margin, alpha, n_boot, table):
                         "the estimate does not grow with the injected noise")
                        + (" (each step beyond its ranges)" if resolved else
                           " (the steps lie within the estimates' ranges: inconclusive)"))
-        lines += [f"### {domain} / {dataset}, {model}, codec {codec}", "", table(table), "",
+        lines += [f"### {domain} / {dataset}, {model}, codec {codec}", "", table(frame), "",
                   f"Monotone? {verdict}.", ""]
     return lines
 
