@@ -13,7 +13,7 @@ SEEDS ?= 0
 STUDY_JOBS ?= 2
 STUDY_ARGS ?=
 
-.PHONY: setup test demo study reproduce bench paras
+.PHONY: setup test demo study reproduce bench paras gpu-check
 
 setup: $(STAMP)
 
@@ -51,6 +51,11 @@ reproduce: setup
 
 bench: setup
 	$(PY) scripts/bench.py
+
+# Training on GPU 0: float32 and mixed precision, a 4-run sweep on one GPU (docs/performance.md).
+# Without a GPU it says so in one line and exits 1.
+gpu-check: setup
+	$(PY) scripts/gpu_check.py
 
 paras: setup
 	$(PY) cifar/models.py

@@ -64,7 +64,7 @@ from helmholtz.errors import UsageError
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SOUNDFONT_SHA256 = "74594e8f4250680adf590507a306655a299935343583256f3b722c48a1bc1cb0"
-# The Debian package file, in bookworm and trixie alike (the soundfont has not changed since 2012).
+# The Debian package file (Debian 12's; snapshot.debian.org keeps every file the pool held).
 SOUNDFONT_DEB_URL = ("https://deb.debian.org/debian/pool/main/f/fluid-soundfont/"
                      "fluid-soundfont-gm_3.1-5.3_all.deb")
 SOUNDFONT_DEB_SHA256 = "6f531493ac4e4d9772fd96b2488ea1790af81c196135fbdd25997da0781fc60e"

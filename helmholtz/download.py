@@ -15,6 +15,7 @@ import hashlib
 import io
 import lzma
 import os
+import re
 import sys
 import tarfile
 import tempfile
@@ -36,6 +37,9 @@ def address(url):
     mirror = os.environ.get(MIRROR, "").strip()
     if not mirror:
         return url
+    if not re.match(r"(https?|ftp)://[^/\s]+", mirror):
+        raise UsageError(f"{MIRROR}={mirror} is not a web address; give its base, e.g. "
+                         "http://mirror.example:8000/helmholtz/ (or unset it)")
     return f"{mirror.rstrip('/')}/{PurePosixPath(url).name}"
 
 

@@ -273,6 +273,15 @@ def test_a_failed_fashion_download_is_one_line_exit_2_and_nothing_kept(trouble, 
     assert files_under(no_system_data) == [], err
 
 
+@pytest.mark.parametrize("mirror", ["mirror.example/files", "/srv/mirror", "http://"])
+def test_a_mirror_that_is_no_web_address_is_one_line_exit_2(mirror, no_system_data, monkeypatch, capsys):
+    monkeypatch.setenv(MIRROR, mirror)
+    code, err = one_error_line(
+        capsys, lambda: cifar_sources.find_source("fashion-mnist", cache_dir=no_system_data).read())
+    assert code == 2 and f"{MIRROR}={mirror} is not a web address" in err
+    assert not no_system_data.exists()
+
+
 # ---------------------------------------------------------------- the soundfont, from Debian's package file
 
 @pytest.fixture
@@ -283,21 +292,11 @@ def soundfont_deb():
     return SOUNDFONT_DEB
 
 
-def test_soundfont_without_system_data_is_unpacked_from_the_debian_package(served, no_system_data,
-                                                                           soundfont_deb, monkeypatch):
-    folder, base = served
-    (folder / soundfont_deb.name).symlink_to(soundfont_deb)
-    monkeypatch.setenv(MIRROR, base)
-    found = audio_generate.find_soundfont(no_system_data)
-    assert found == no_system_data / "downloads" / audio_generate.SOUNDFONT.name
-    assert hashlib.sha256(found.read_bytes()).hexdigest() == audio_generate.SOUNDFONT_SHA256
-    assert files_under(no_system_data) == [f"downloads/{found.name}"]  # the package file removed
-    assert audio_generate.find_soundfont(no_system_data) == found
-
-
 # ---------------------------------------------------------------- the demo's data steps
 
 def test_demo_data_steps_run_without_system_data_through_a_loopback_mirror(served, tmp_path, soundfont_deb):
+    """Fashion-MNIST from the real Debian files, the soundfont unpacked from the real package
+    file, both served as a mirror would; then the audio set and the image caches."""
     pytest.importorskip("tinysoundfont")
     folder, base = served
     serve_debian_fashion(folder)
@@ -312,7 +311,8 @@ def test_demo_data_steps_run_without_system_data_through_a_loopback_mirror(serve
     assert f"downloading {base}/{soundfont_deb.name}" in proc.stdout
     kept = files_under(cache / "downloads")
     assert kept == sorted([audio_generate.SOUNDFONT.name, *(f"fashion-mnist/{n}" for n in FASHION_NAMES)])
+    soundfont = cache / "downloads" / audio_generate.SOUNDFONT.name  # the package file removed
+    assert hashlib.sha256(soundfont.read_bytes()).hexdigest() == audio_generate.SOUNDFONT_SHA256
     manifest = audio_generate.json.loads((cache / "audio" / "generated" / "manifest.json").read_text())
-    assert len(manifest["clips"]) == 12
-    assert manifest["settings"]["soundfont"] == str(cache / "downloads" / audio_generate.SOUNDFONT.name)
+    assert len(manifest["clips"]) == 12 and manifest["settings"]["soundfont"] == str(soundfont)
     assert (cache / "fashion-mnist").is_dir()  # the image caches, built from the download
