@@ -18,7 +18,7 @@ from pathlib import Path
 
 from helmholtz.cli import Parser
 from helmholtz.errors import UsageError
-from helmholtz.outputs import claim, record
+from helmholtz.outputs import claim, record, written_here
 from helmholtz.runs import find_runs, read_history
 
 SUFFIX = ".history"  # ends the name of every event file written here
@@ -38,8 +38,10 @@ def write_events(history, folder):
     from helmholtz.backend import tf
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    ours = written_here(folder)
     for old in folder.glob(EVENTS):
-        old.unlink()  # a previous export's (claimed first: helmholtz.outputs): replaced, not doubled
+        if old.name in ours:
+            old.unlink()  # a previous export's: replaced, not doubled
     metadata = _scalar_metadata()
     writer = tf.summary.create_file_writer(str(folder), filename_suffix=SUFFIX)
     with writer.as_default():

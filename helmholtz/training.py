@@ -131,9 +131,10 @@ def numerics():
     """What moves a run's losses in their last digits: the threads TensorFlow's
     operations use and the CPU model."""
     from helmholtz.bench_machine import cpu_info
-    threads = (os.environ.get("TF_NUM_INTRAOP_THREADS")
-               or tf.config.threading.get_intra_op_parallelism_threads() or len(os.sched_getaffinity(0)))
-    return {"threads": int(threads), "cpu": cpu_info()["model"]}
+    asked = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()  # as the sweep sets it
+    threads = (int(asked) if asked.isdigit() and int(asked) > 0 else
+               tf.config.threading.get_intra_op_parallelism_threads() or len(os.sched_getaffinity(0)))
+    return {"threads": threads, "cpu": cpu_info()["model"]}
 
 
 def git_commit():

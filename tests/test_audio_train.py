@@ -17,7 +17,7 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 # config.json of the first test's command as the trainer wrote it before the domain
 # contract (helmholtz.domain), less what names the machine, the code's version and
 # the data's place: the same keys and values, so older runs stay the same experiment.
-MACHINE = ("versions", "git_commit", "command", "host", "experiment", "data")
+MACHINE = ("versions", "git_commit", "command", "host", "threads", "cpu", "experiment", "data")
 PINNED_CONFIG = {
     "batch_size": 50, "bits_per_sample": 66040.0, "bits_per_sample_at": {"8": 17280.0},
     "classes": ["NoFX", "Distortion", "Tremolo"], "code_family": 2, "data_format": 3,

@@ -19,7 +19,7 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # config.json of the first test's command as the trainer wrote it before the domain
 # contract (helmholtz.domain), less what names the machine, the code's version and
 # the data's place: the same keys and values, so older runs stay the same experiment.
-MACHINE = ("versions", "git_commit", "command", "host", "experiment", "data")
+MACHINE = ("versions", "git_commit", "command", "host", "threads", "cpu", "experiment", "data")
 PINNED_CONFIG = {
     "augmentation": "keras2 shift 0.1 bilinear nearest + flip axis 2", "batch_size": 128,
     "bits_per_sample": 3733.7253333333333, "bits_per_sample_at": {"lossless": 4128.928},

@@ -96,6 +96,7 @@ def test_predictions_are_a_run_file_that_force_removes(tmp_path):
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]  # the user's file stays
     (folder / "notes.txt").unlink()
     (folder / "predictions.npz").write_text("x")  # a run killed after writing only these
+    (folder / ".helmholtz-run").write_text("x")  # and its marker: --force acts on marked folders only
     run = open_run(folder, {"num_epoch": 1}, force=True)
     run.close()
     assert run.state == "new" and not (folder / "predictions.npz").exists()
