@@ -225,6 +225,14 @@ def _mean_bits(model_runs, column):
     return {level: _mean(at, column) for level, at in model_runs.groupby("level", sort=False)}
 
 
+def tested_levels(model_runs):
+    """A model's levels as the tests take them: the reference (reference_level), then
+    the others from high to low quality."""
+    total = _mean_bits(model_runs, "bits_per_sample")
+    ref = reference_level({lv: (b if pd.notna(b) else -math.inf) for lv, b in total.items()})
+    return [ref] + [lv for lv in sorted_levels(model_runs["level"])[::-1] if lv != ref]
+
+
 TARGETS = len(stats.TARGET_FRACTIONS) + 1  # convergence targets: the fractions, and one every run reaches
 _TARGET_COLUMNS = [f"epochs_{k}{part}" for k in range(TARGETS)
                    for part in ("", "_reached", "_difference", "_low", "_high", "_verdict")]
@@ -247,8 +255,8 @@ def _model_tests(key, model_runs, margin, alpha, n_boot, seed):
     """(model row, level rows) of one model: see `tests_table`."""
     total, payload = _mean_bits(model_runs, "bits_per_sample"), _mean_bits(model_runs,
                                                                            "payload_bits_per_sample")
-    ref = reference_level({lv: (b if pd.notna(b) else -math.inf) for lv, b in total.items()})
-    levels = [ref] + [lv for lv in sorted_levels(model_runs["level"])[::-1] if lv != ref]
+    levels = tested_levels(model_runs)
+    ref = levels[0]
     model = dict(zip(GROUP, key), setting=model_runs["setting"].iloc[0], reference=ref,
                  levels=len(levels), margin=margin, estimable=False, note="")
     if len(levels) < 2:

@@ -90,10 +90,9 @@ def rate_accuracy_bands(levels, models, path):
         ax.fill_between(curve[column], 100 * curve["accuracy_low"], 100 * curve["accuracy_high"],
                         color=line.get_color(), alpha=0.15, linewidth=0)
         for r in curve.itertuples(index=False):
-            ax.plot(r[curve.columns.get_loc(column)], 100 * r.accuracy, color=line.get_color(),
-                    linestyle="none", **marks.get(r.verdict, {}))
-            ax.annotate(format_level(r.level), (r[curve.columns.get_loc(column)], 100 * r.accuracy),
-                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+            at = (getattr(r, column), 100 * r.accuracy)
+            ax.plot(*at, color=line.get_color(), linestyle="none", **marks.get(r.verdict, {}))
+            ax.annotate(format_level(r.level), at, fontsize=7, xytext=(3, 3), textcoords="offset points")
         margin = models.loc[(models["experiment"] == experiment) & (models["model"] == model), "margin"]
         reference = curve.loc[curve["order"] == 0, "accuracy"]
         if len(margin) and len(reference):

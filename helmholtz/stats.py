@@ -38,8 +38,8 @@ from scipy import stats as sp
 MARGIN = 0.02            # the default non-inferiority margin (absolute accuracy); docs/method.md
 ALPHA = 0.05             # one-sided level of every test; intervals are two-sided 1 - 2 alpha
 N_BOOT = 2000
-TARGET_FRACTION = 0.95   # convergence target: this fraction of the reference's mean best val accuracy
-TARGET_FRACTIONS = (0.90, 0.95)  # convergence sensitivity targets, besides one every run reaches
+TARGET_FRACTIONS = (0.90, 0.95)  # convergence targets: these fractions of the reference's mean best
+                                 # val accuracy, besides the highest accuracy every run reaches
 _CHUNK = 256             # replicates per matrix product (bounds memory at 10,000 examples)
 
 REFERENCE = "reference"

@@ -67,9 +67,7 @@ def pilot_components(root):
     found = []
     for key in analysis.model_groups(runs):
         model_runs = analysis.select(runs, key)
-        bits = analysis._mean_bits(model_runs, "bits_per_sample")
-        ref = analysis.reference_level({lv: b if b == b else -1 for lv, b in bits.items()})
-        others = [lv for lv in analysis.sorted_levels(model_runs["level"])[::-1] if lv != ref]
+        ref, *others = analysis.tested_levels(model_runs)
         try:
             correct, seeds, _, groups, _ = analysis.paired_correctness(model_runs, [ref, *others])
         except analysis.NotPaired:

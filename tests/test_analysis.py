@@ -267,3 +267,10 @@ def test_confusion_matrices_sum_the_seeds(tmp_path):
     assert list(matrices) == ["lossless", 5] and matrices[5].shape == (12, 12)
     assert matrices[5].sum() == 2 * EXAMPLES
     assert matrices["lossless"].trace() / (2 * EXAMPLES) == pytest.approx(0.85, abs=0.03)
+
+
+def test_a_bound_near_zero_shows_its_side_of_zero():
+    # a significant loss whose upper bound is -0.04 points is never printed as "-0.0"
+    assert verdicts._interval(-0.0351, -0.0004) == "-3.51 to -0.04"
+    assert verdicts._interval(-0.019, 0.027) == "-1.9 to +2.7"
+    assert verdicts._points(-0.0004) == "-0.04"
