@@ -7,9 +7,9 @@ set -euo pipefail
 OUT=docs/results/codecs
 RUNS=$OUT/runs
 FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
-IMAGE=(--dataset fashion-mnist --data "$FASHION" --fixed --subset 3000 --batch_size 32
+IMAGE=(--dataset fashion-mnist --data "$FASHION" --fixed --subset 2400 --batch_size 32
        --num_epoch 2 --test_subset 1000)
-AUDIO=(--fixed --num_epoch 8)
+AUDIO=(--fixed --num_epoch 6)
 
 # Fashion-MNIST, all-cnns: JPEG at two levels and lossless (the shared reference) ...
 python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" -- "${IMAGE[@]}"
@@ -18,14 +18,14 @@ for codec in webp avif jxl jpeg2000; do
     python scripts/sweep.py cifar --models all-cnns --levels 5 50 --codec "$codec" --log_dir "$RUNS" \
         -- "${IMAGE[@]}"
 done
-# ... and JPEG with known sensor noise of sigma 4 and 16 grey levels.
-for noise in 4 16; do
+# ... and JPEG with known sensor noise of sigma 8 grey levels (beside none, above).
+for noise in 8; do
     python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" \
         -- "${IMAGE[@]}" --sensor_noise "$noise"
 done
 
 # The generated effects set, cnn_x3_mlp_0: lossless, then each codec at its grid's low end and 64 kbps.
-python audio/data.py --generate --clips_per_class 30
+python audio/data.py --generate --clips_per_class 20
 python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels lossless 8 64 --log_dir "$RUNS" -- "${AUDIO[@]}"
 python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 8 64 --codec opus --log_dir "$RUNS" -- "${AUDIO[@]}"
 python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 16 64 --codec aac --log_dir "$RUNS" -- "${AUDIO[@]}"
