@@ -21,15 +21,13 @@ python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 64 128 --codec vorb
 
 # Fashion-MNIST, all-cnns: JPEG at two levels and lossless (the shared reference) ...
 python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" -- "${IMAGE[@]}"
-# ... every other image codec at the same two levels ...
+# ... JPEG with known sensor noise of sigma 8 grey levels (beside none, above) ...
+python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" \
+    -- "${IMAGE[@]}" --sensor_noise 8
+# ... and every other image codec at the same two levels.
 for codec in webp avif jxl jpeg2000; do
     python scripts/sweep.py cifar --models all-cnns --levels 5 50 --codec "$codec" --log_dir "$RUNS" \
         -- "${IMAGE[@]}"
-done
-# ... and JPEG with known sensor noise of sigma 8 grey levels (beside none, above).
-for noise in 8; do
-    python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" \
-        -- "${IMAGE[@]}" --sensor_noise "$noise"
 done
 
 find "$RUNS" -name "*.keras" -delete  # the records stay: config, history, result, predictions
