@@ -14,17 +14,19 @@ AUDIO=(--fixed --num_epoch 6)
 # The generated effects set, cnn_x3_mlp_0: lossless, then each codec at its grid's low end and 64 kbps.
 python audio/data.py --generate --clips_per_class 20
 python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels lossless 8 64 --log_dir "$RUNS" -- "${AUDIO[@]}"
-python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 8 64 --codec opus --log_dir "$RUNS" -- "${AUDIO[@]}"
-python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 16 64 --codec aac --log_dir "$RUNS" -- "${AUDIO[@]}"
-python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 64 128 --codec vorbis --log_dir "$RUNS" -- "${AUDIO[@]}"
-
 
 # Fashion-MNIST, all-cnns: JPEG at two levels and lossless (the shared reference) ...
 python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" -- "${IMAGE[@]}"
 # ... JPEG with known sensor noise of sigma 8 grey levels (beside none, above) ...
 python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" \
     -- "${IMAGE[@]}" --sensor_noise 8
-# ... and every other image codec at the same two levels.
+
+# The other audio codecs, at their grid's low end and 64 kbps (Vorbis: 64 and 128) ...
+python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 8 64 --codec opus --log_dir "$RUNS" -- "${AUDIO[@]}"
+python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 16 64 --codec aac --log_dir "$RUNS" -- "${AUDIO[@]}"
+python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels 64 128 --codec vorbis --log_dir "$RUNS" -- "${AUDIO[@]}"
+
+# ... and the other image codecs at JPEG's two levels.
 for codec in webp avif jxl jpeg2000; do
     python scripts/sweep.py cifar --models all-cnns --levels 5 50 --codec "$codec" --log_dir "$RUNS" \
         -- "${IMAGE[@]}"
