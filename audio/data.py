@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from audio import BITRATES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RATE
+from audio import BITRATES, DEFAULT_DATASET, DEFAULT_LEVELS, SAMPLE_RATE, SPEC
 from audio.codec import ENCODER_DELAY, LAME_QUALITY, LOSSLESS, check_bitrate, fit_length, roundtrip
 from audio.noise import add_noise
 # The sources' names that the trainer, bench and tests reach through audio.data.
@@ -138,7 +138,6 @@ def _cache_key(name, root, cache_dir):
 
 
 def cache_path(name, root, level, split, cache_dir=None, codec=None, noise=NO_NOISE):
-    from audio import SPEC
     key = _cache_key(name, Path(root).resolve(), cache_dir)
     codec = None if level == LOSSLESS else codec  # FLAC sizes for every codec: one cache
     return default_cache_dir(cache_dir) / "audio" / "features" / key / \
@@ -169,7 +168,6 @@ def _versions():
 
 class _Source:
     def __init__(self, data_path, cache_dir, seed, codec=None, noise=NO_NOISE):
-        from audio import SPEC
         plain = codec in (None, default_codec(SPEC)) and noise == NO_NOISE
         self.codec = None if plain else codec or default_codec(SPEC)
         self.room = None if plain else room(SPEC, self.codec)
@@ -320,7 +318,6 @@ def main(argv=None):
                         help="render the built-in IDMT-like set into <cache_dir>/audio/generated")
     parser.add_argument("--clips_per_class", type=int, default=150,
                         help="with --generate: dry notes, each through every effect [default: 150]")
-    from audio import SPEC
     add_codec_flags(parser, SPEC, many=True)
     parser.add_argument("--download", action="store_true",
                         help="fetch IDMT-SMT-Audio-Effects from Zenodo (MD5 checked) and unpack it "

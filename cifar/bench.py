@@ -195,10 +195,18 @@ def bench_parity(argv, seeds):
 
 # ---------------------------------------------------------------- every codec's grid
 
+def _round_trip(room, images, level):
+    """One process's encode + decode of every image (the work of compress's workers)."""
+    out = np.empty_like(images[0])
+    for image in images:
+        room.decode(room.encode(image, level), out)
+
+
 def bench_codecs(images):
     """Each image codec (cifar.SPEC.codecs) round trip at every level of its grid on all
     cores (cifar.codec.compress, as the data step builds a cache): images per second
-    (encode + decode), and the time of the whole grid for 60,000 images."""
+    (encode + decode), and the time of the whole grid for 60,000 images; and from the CPU
+    time per image in one process, that grid's time on this machine's cores when idle."""
     from cifar.codec import compress
     from helmholtz import codecs
     rows = []
@@ -209,11 +217,20 @@ def bench_codecs(images):
             with Clock() as clock:
                 compress(images, level, desc=f"{name} q{level}", codec=room)
             seconds += CIFAR_IMAGES * clock.wall / len(images)
+        # CPU time per image in this process, every level: what a quiet machine's cores give
+        sample = images[:min(len(images), 200)]
+        start = time.process_time()
+        for level in room.LEVELS:
+            _round_trip(room, sample, level)
+        cpu_us = 1e6 * (time.process_time() - start) / (len(sample) * len(room.LEVELS))
         rows.append({"codec": name, "library": f"{room.LIBRARY}, {room.version()}",
                      "levels": len(room.LEVELS), "grid_seconds": seconds,
-                     "img_s": CIFAR_IMAGES * len(room.LEVELS) / seconds})
+                     "img_s": CIFAR_IMAGES * len(room.LEVELS) / seconds, "cpu_us_per_image": cpu_us,
+                     "grid_seconds_from_cpu": cpu_us * 1e-6 * CIFAR_IMAGES * len(room.LEVELS)
+                     / (os.cpu_count() or 1)})
     table(f"Image codecs: encode + decode on all cores, the grid for {CIFAR_IMAGES:,} images",
-          ["codec", "levels", "images/s", "grid, s", "library"],
-          [[r["codec"], r["levels"], r["img_s"], r["grid_seconds"], r["library"]] for r in rows])
+          ["codec", "levels", "images/s", "grid, s", "CPU us/image", "grid from CPU, s", "library"],
+          [[r["codec"], r["levels"], r["img_s"], r["grid_seconds"], r["cpu_us_per_image"],
+            r["grid_seconds_from_cpu"], r["library"]] for r in rows])
     return {"images": len(images), "source": "Fashion-MNIST, 28x28 grey padded to 32x32, as RGB",
             "codecs": rows}

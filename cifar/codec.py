@@ -1,4 +1,5 @@
-"""The image codec: JPEG at quality q (or PNG for `lossless`) in memory, decoded back.
+"""The image codec: JPEG at quality q (or PNG for `lossless`) in memory, decoded back;
+and the round trip on all cores that the other codecs' rooms (cifar/codec_*.py) share.
 
 Encoding is Pillow's, byte for byte: every JPEG is what
 `Image.fromarray(image).save(buffer, "JPEG", quality=q)` writes (Pillow's

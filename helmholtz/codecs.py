@@ -71,7 +71,7 @@ def add_flags(p, spec, many=False):
     """--codec and --sensor_noise. many: the data step's list of codecs."""
     default = default_codec(spec)
     if many:
-        p.add_argument("--codec", nargs="+", default=[default], choices=None,
+        p.add_argument("--codec", nargs="+", default=[default],
                        help=f"codecs: {', '.join(spec.codecs)} (default {default})")
         p.add_argument("--sensor_noise", nargs="+", type=noise_value(spec), default=[NO_NOISE],
                        help=f"known noise added to the sources first ({spec.sensor_noise[2]}; "

@@ -68,7 +68,8 @@ SIZES = {
 TARGETS = {"training speedup, all-cnns": 1.2, "all-cnns, of float32 matmul": 0.9,
            "training speedup, cnn_x3_mlp_0": 1.5, "data preparation speedup": 15.0,
            "nine CIFAR-10 levels, seconds": 20.0, "audio real time per core": 200.0,
-           "slowest image codec's grid, seconds": 600.0}
+           "slowest image codec's grid, seconds": 600.0,
+           "slowest image codec's grid from CPU time, seconds": 600.0}
 # all-cnns with the paper's SGD sits near chance for its first ~150 steps, so a
 # short run could not tell two precisions apart; this model learns within them.
 PARITY_MODEL = "cnns-dense-128"
@@ -88,8 +89,10 @@ def targets(results):
     if "audio" in results:
         reached["audio real time per core"] = results["audio"]["realtime_per_core"]
     if "codecs" in results:
-        reached["slowest image codec's grid, seconds"] = max(
-            r["grid_seconds"] for r in results["codecs"]["images"]["codecs"])
+        grids = results["codecs"]["images"]["codecs"]
+        reached["slowest image codec's grid, seconds"] = max(r["grid_seconds"] for r in grids)
+        reached["slowest image codec's grid from CPU time, seconds"] = max(
+            r["grid_seconds_from_cpu"] for r in grids)
     rows = [{"target": name, "goal": TARGETS[name], "reached": value,
              "met": value <= TARGETS[name] if "seconds" in name else value >= TARGETS[name]}
             for name, value in reached.items()]

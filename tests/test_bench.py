@@ -37,7 +37,7 @@ def test_each_scale_sets_every_size_and_a_given_size_wins(driver, tmp_path):
     assert full.images == 20_000 and quick.images == 5_000 and smoke.images == 300
     assert full.repeats == 3 and smoke.repeats == 1 and smoke.seeds == 1
     assert driver.parse_args(out + ["--smoke", "--steps", "7"]).steps == 7
-    assert full.sections == ["data", "audio", "train", "parity"]
+    assert full.sections == ["data", "audio", "codecs", "train", "parity"]
     with pytest.raises(UsageError, match="--images must be at least 1"):
         driver.parse_args(out + ["--smoke", "--images", "0"])
     with pytest.raises(SystemExit):  # one scale at a time
@@ -51,6 +51,21 @@ def test_targets_say_goal_reached_and_met(driver, capsys):
         ("nine CIFAR-10 levels, seconds", 20.0, 25.0, False)]  # seconds: lower is better
     printed = capsys.readouterr().out
     assert "Targets" in printed and "goal" in printed and "reached" in printed and "NO" in printed
+
+
+def test_codecs_section_times_every_codecs_grid(fashion_folder, can_render, env, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench(["--smoke", "--sections", "codecs", "--data", fashion_folder, "--codec_images", 20,
+                  "--out", out], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())["codecs"]
+    import audio
+    import cifar
+    assert [r["codec"] for r in result["images"]["codecs"]] == list(cifar.CODECS)
+    assert [r["codec"] for r in result["audio"]["codecs"]] == list(audio.CODECS)
+    assert all(r["grid_seconds"] > 0 and r["grid_seconds_from_cpu"] > 0
+               for r in result["images"]["codecs"])
+    assert "Image codecs" in proc.stdout and "slowest image codec's grid" in proc.stdout
 
 
 def test_data_and_audio_sections_write_their_figures(fashion_folder, can_render, env, tmp_path):

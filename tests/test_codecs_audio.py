@@ -99,3 +99,23 @@ def test_run_folders_name_the_codec_and_bitrate():
     assert codecs.level_tag(SPEC, 32) == "bitrate_32"
     assert codecs.level_tag(SPEC, 64, "opus") == "opus_64k"
     assert codecs.level_tag(SPEC, 64, "mp3", 40.0) == "mp3_64k_noise40"
+
+
+def test_the_data_step_caches_a_codec_with_known_noise_apart(tmp_path):
+    import soundfile
+    from audio import data
+    for c, name in enumerate(("high", "low")):
+        (tmp_path / "src" / name).mkdir(parents=True)
+        for i in range(5):
+            soundfile.write(tmp_path / "src" / name / f"{name}_{i}.wav", noise_clip(0.3, 10 * c + i),
+                            SR, subtype="PCM_16")
+    plain = data.load_split(64, "train", tmp_path / "src", tmp_path / "cache")
+    coded = data.load_split(64, "train", tmp_path / "src", tmp_path / "cache", codec="opus",
+                            noise=30.0)
+    again = data.load_split(64, "train", tmp_path / "src", tmp_path / "cache", codec="opus",
+                            noise=30.0)
+    assert coded["data"].shape == plain["data"].shape and "noise_bits" not in plain
+    assert not np.array_equal(coded["data"], plain["data"]) and (coded["noise_bits"] > 0).all()
+    assert np.array_equal(coded["data"], again["data"])
+    tags = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_dir() and "_" in p.name)
+    assert tags == ["bitrate_64", "opus_64k_noise30"]
