@@ -70,7 +70,7 @@ class Board:
 
     def started(self, run):
         with self.lock:
-            self.running[run] = time.monotonic()
+            self.running.setdefault(run, time.monotonic())
 
     def finished(self, run):
         with self.lock:
