@@ -10,6 +10,7 @@ never leaves a file that a later run would trust; run again and it starts over.
 - `HELMHOLTZ_NO_SYSTEM_DATA=1` ignores data installed on the system (Debian
   packages), as on a machine without them: `system_file` then finds nothing.
 """
+import errno
 import gzip
 import hashlib
 import io
@@ -30,6 +31,7 @@ NO_SYSTEM_DATA = "HELMHOLTZ_NO_SYSTEM_DATA"
 # "gzip-sha256:" checks the decompressed content: the same data re-gzipped (as Debian
 # did to Fashion-MNIST) verifies as the official file does.
 GZIP_CONTENT = "gzip-sha256"
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def address(url):
@@ -85,6 +87,8 @@ def fetch(url, known_hash, dest, fix, size=""):
             got = Path(pooch.retrieve(url, None, fname=dest.name, path=tmp,
                                       progressbar=sys.stderr.isatty()))
         except (requests.RequestException, OSError) as e:
+            if isinstance(e, OSError) and e.errno in WRITE_ERRORS:
+                raise  # this machine's disk, not the connection: cli_main names it
             reason = " ".join(str(e).split())[:200]
             where = f" and ${MIRROR}" if os.environ.get(MIRROR, "").strip() else ""
             raise UsageError(f"cannot download {url} ({reason}); check the connection{where}, "

@@ -53,21 +53,24 @@ def status(log):
 
 class Board:
     """What a sweep shows while its runs go: started and finished are called by the
-    scheduler's threads; a thread of its own redraws or prints."""
+    scheduler's threads, tick by the sweep's main thread between its waits (a thread
+    of its own would be one more parent whose exit signals the runs: PR_SET_PDEATHSIG)."""
 
     def __init__(self, n, write, every=60.0, tty=None):
         self.n, self.write, self.every = n, write, every
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.done, self.running, self.lock = 0, {}, threading.Lock()
-        self.stop_event = threading.Event()
-        self.bars = {}
+        self.bars, self.last = {}, time.monotonic()
         self.total = tqdm(total=n, unit="run", desc="runs", dynamic_ncols=True) if self.tty else None
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+
+    @property
+    def interval(self):
+        """Seconds the sweep may wait before the next tick."""
+        return TTY_REFRESH if self.tty else self.every
 
     def started(self, run):
         with self.lock:
-            self.running[run] = time.monotonic()
+            self.running.setdefault(run, time.monotonic())
 
     def finished(self, run):
         with self.lock:
@@ -88,14 +91,14 @@ class Board:
         return [f"progress {time.strftime('%H:%M:%S')}: {self.summary()}",
                 *(f"  running  {r.name}: {status(r.log)}" for r in running)]
 
-    def _loop(self):
-        wait = TTY_REFRESH if self.tty else self.every
-        while not self.stop_event.wait(wait):
-            if self.tty:
-                self._draw()
-            else:
-                for line in self.lines():
-                    self.write(line)
+    def tick(self):
+        """Redraw the display, or print the lines when `every` seconds have passed."""
+        if self.tty:
+            self._draw()
+        elif time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            for line in self.lines():
+                self.write(line)
 
     def _draw(self):
         with self.lock:
@@ -119,8 +122,6 @@ class Board:
                 bar.refresh()
 
     def close(self):
-        self.stop_event.set()
-        self.thread.join()
         if self.tty:
             with self.lock:
                 for bar in self.bars.values():

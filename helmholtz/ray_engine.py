@@ -2,10 +2,15 @@
 
 The cluster shares the file system: the repository (the trainer), the Python
 at --python and the log folder at the same paths on every node. The same
-runs, skipping, log files and failure report as on this machine.
+runs, skipping, log files, progress and failure report as on this machine; a
+run counts as running once its log has been written to since the sweep began.
 """
+import os
+import time
+
 from helmholtz.errors import UsageError
-from helmholtz.scheduler import Outcome, cpu_env, echo, execute, finished, settle
+from helmholtz.progress import Board
+from helmholtz.scheduler import PROGRESS_EVERY, Outcome, cpu_env, echo, execute, finished, settle
 
 
 def import_ray():
@@ -16,7 +21,14 @@ def import_ray():
     return ray
 
 
-def run_ray(runs, address="auto", gpus_per_run=None, cpus_per_run=1):
+def written_since(path, t0):
+    try:
+        return os.stat(path).st_mtime >= t0
+    except OSError:
+        return False
+
+
+def run_ray(runs, address="auto", gpus_per_run=None, cpus_per_run=1, progress_every=PROGRESS_EVERY):
     """Run `runs` as tasks of a Ray cluster; "local" starts a private one on this machine."""
     ray = import_ray()
     import helmholtz
@@ -46,21 +58,30 @@ def run_ray(runs, address="auto", gpus_per_run=None, cpus_per_run=1):
         pending = {task.remote(run, env): run for run in runs}
         echo(f"sent {len(runs)} runs to Ray at {address}, {gpus_per_run:g} GPU and "
              f"{cpus_per_run:g} CPU each")
-        outcomes, n = {}, len(runs)
+        outcomes, n, t0 = {}, len(runs), time.time()
+        board = Board(n, echo, progress_every)
         try:
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                run = pending.pop(ready[0])
-                try:
-                    outcome = ray.get(ready[0])
-                except ray.exceptions.RayError as e:
-                    outcome = Outcome(run, None, 0.0, str(e).strip()[-2000:])
-                outcomes[run] = outcome = settle(outcome)
-                finished(len(outcomes), n, outcome)
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=board.interval)
+                for run in pending.values():
+                    if written_since(run.log, t0):  # execute() writes its line first
+                        board.started(run)
+                if ready:
+                    run = pending.pop(ready[0])
+                    try:
+                        outcome = ray.get(ready[0])
+                    except ray.exceptions.RayError as e:
+                        outcome = Outcome(run, None, 0.0, str(e).strip()[-2000:])
+                    outcomes[run] = outcome = settle(outcome)
+                    board.finished(run)
+                    finished(len(outcomes), n, outcome)
+                board.tick()
         except BaseException:
             for ref in pending:
                 ray.cancel(ref)  # interrupts execute(), which stops its training
             raise
+        finally:
+            board.close()
         return [outcomes[r] for r in runs]
     finally:
         ray.shutdown()

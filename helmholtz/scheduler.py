@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from queue import SimpleQueue
 from threading import Lock
@@ -292,6 +292,12 @@ def run_local(runs, slots, progress_every=PROGRESS_EVERY):
     with ThreadPoolExecutor(max(1, len(slots))) as pool:
         futures = [pool.submit(one, i, run) for i, run in enumerate(runs, 1)]
         try:
+            pending = set(futures)
+            while pending:
+                ended, pending = wait(pending, timeout=board.interval)
+                for f in ended:
+                    f.result()  # a run's thread that raised stops the sweep now
+                board.tick()
             return [f.result() for f in futures]
         except BaseException as e:
             pool.shutdown(wait=False, cancel_futures=True)

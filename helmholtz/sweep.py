@@ -225,15 +225,15 @@ def parse_args(argv=None):
                    help="list what would run and what is complete (default: off)")
     p.add_argument("--python", default=sys.executable, help="interpreter for train.py")
     p.add_argument("--trainer", help="training script (default: <domain>/train.py)")
+    p.add_argument("--progress_every", type=float,
+                   help="seconds between progress lines when the output is not a terminal "
+                        f"(default: {PROGRESS_EVERY:g}; a terminal shows a live display)")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local: this machine; ray: the tasks of a Ray cluster")
     local = p.add_argument_group("local engine")
     local.add_argument("--gpus", help="GPU ids, e.g. 0,1, or none (default: those found)")
     local.add_argument("--per_gpu", type=int, help="runs at once on each GPU (default: 1)")
     local.add_argument("--jobs", type=int, help="runs at once without a GPU (default: 1)")
-    local.add_argument("--progress_every", type=float,
-                       help="seconds between progress lines when the output is not a terminal "
-                            f"(default: {PROGRESS_EVERY:g}; a terminal shows a live display)")
     ray = p.add_argument_group("ray engine")
     ray.add_argument("--address", help="Ray head address, or local (default: auto)")
     ray.add_argument("--gpus_per_run", type=float,
@@ -243,7 +243,7 @@ def parse_args(argv=None):
     spec = domains.load(args.domain)
 
     other_engine = {"local": ("address", "gpus_per_run", "cpus_per_run"),
-                    "ray": ("gpus", "per_gpu", "jobs", "progress_every")}
+                    "ray": ("gpus", "per_gpu", "jobs")}
     used = [f for f in other_engine[args.engine] if getattr(args, f) is not None]
     if used:
         fix = "add --engine ray" if args.engine == "local" else "with Ray use --gpus_per_run/--cpus_per_run"
@@ -306,7 +306,8 @@ def main(argv=None):
         outcomes = run_local(todo, slots, args.progress_every or PROGRESS_EVERY)
     else:
         from helmholtz.ray_engine import run_ray
-        outcomes = run_ray(todo, args.address or "auto", args.gpus_per_run, args.cpus_per_run or 1)
+        outcomes = run_ray(todo, args.address or "auto", args.gpus_per_run, args.cpus_per_run or 1,
+                           args.progress_every or PROGRESS_EVERY)
     failed = [o for o in outcomes if o.failed]
     elsewhere = [o for o in outcomes if o.elsewhere]
     echo(f"sweep finished: {sum(o.ok for o in outcomes)} ran, {len(done)} were complete, "

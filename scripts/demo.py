@@ -1,5 +1,8 @@
-"""The study in miniature, on data that needs no download: `make demo`.
+"""The study in miniature, on Fashion-MNIST and a generated effects set: `make demo`.
 
+0. the data: the effects set rendered from the FluidR3 soundfont, Fashion-MNIST
+   encoded at the two trained levels (both from their Debian packages, else
+   downloaded: docs/data.md); `--data_only` stops here;
 1. all-cnns on Fashion-MNIST trained at JPEG quality 1 and lossless, each
    tested at six levels;
 2. cnn_x3_mlp_0 on the built-in generated effects set trained at MP3 8 kbps

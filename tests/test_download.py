@@ -220,6 +220,24 @@ def test_idmt_download_with_another_md5_is_one_line_exit_2_and_nothing_kept(serv
     assert not (cache / "downloads").exists() or os.listdir(cache / "downloads") == []
 
 
+def test_cifar_and_idmt_come_through_the_mirror_by_their_own_names(served, cifar_archive, tmp_path,
+                                                                  monkeypatch, capsys):
+    folder, base = served
+    (folder / cifar_sources.CIFAR_ARCHIVE).write_bytes(cifar_archive.read_bytes())
+    idmt = idmt_archive(folder / audio_sources.IDMT_ARCHIVE)
+    monkeypatch.setattr(cifar_sources, "CIFAR_MD5", md5(cifar_archive))  # the tiny archives' own
+    monkeypatch.setattr(audio_sources, "IDMT_MD5", md5(idmt))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras"))
+    monkeypatch.setenv(MIRROR, f"{base}/")
+    cache = tmp_path / "cache"
+    cifar_sources.find_source("cifar10", cache_dir=cache).read()
+    audio_data.main(["--download", "--cache_dir", str(cache)])
+    out = capsys.readouterr().out
+    for name in (cifar_sources.CIFAR_ARCHIVE, audio_sources.IDMT_ARCHIVE):
+        assert f"downloading {base}/{name} -> {cache / 'downloads' / name}" in out
+        assert (cache / "downloads" / name).read_bytes() == (folder / name).read_bytes()
+
+
 # ---------------------------------------------------------------- Fashion-MNIST, through a mirror
 
 FASHION_NAMES = list(cifar_sources.FASHION_CONTENT)

@@ -7,6 +7,7 @@ run folder in a fraction of a second.
 import importlib.util
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -256,8 +257,9 @@ def test_ray_engine_runs_skips_and_reports_failures(tmp_path):
     args = ("audio", "--models", "cnn_x3_mlp_0", "--levels", "16", "32", "64")
     assert sweep(tmp_path, *args[:-2], "--levels", "16").returncode == 0  # complete before
     out = sweep(tmp_path, *args, "--engine", "ray", "--address", "local", "--cpus_per_run", "1",
-                "--", "--fail", "64:0", timeout=55)
+                "--progress_every", "0.5", "--", "--fail", "64:0", timeout=55)
     assert out.returncode == 1, out.stdout + out.stderr
+    assert re.search(r"^progress \S+: [01]/2 done, \d running, \d queued$", out.stdout, re.M), out.stdout
     levels = [c[2] for c in calls(tmp_path)]
     assert levels[0] == "16" and sorted(levels[1:]) == ["32", "64"]  # 16 was not run again
     assert "FAILED audio cnn_x3_mlp_0 bitrate_64 seed 0 (exit 1)" in out.stdout
