@@ -384,7 +384,7 @@ def write_report(root, out, margin=stats.MARGIN, metric="test_accuracy", n_boot=
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder for the report")
     with writing(out, REPORT_FILES, recognise=_older_report):  # checked before collecting
-        return _write_report(root, out, margin, metric, n_boot, alpha)
+        return _write_report(root, out, margin, metric, n_boot, alpha, tost)
 
 
 def check_report_folder(out):
@@ -399,7 +399,7 @@ def _older_report(path):
     return first_line(Path(path).parent / "report.md") == f"# Results: {Path(path).parent.name}"
 
 
-def _write_report(root, out, margin, metric, n_boot, alpha):
+def _write_report(root, out, margin, metric, n_boot, alpha, tost):
     results, problems, warnings = collect(root)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
