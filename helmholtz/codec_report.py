@@ -7,12 +7,13 @@ experiment: nothing is averaged across codecs or noise levels.
 
 - Across codecs: every codec's rate-accuracy curve on one plot, with the paired
   tests' 90% interval as a band, and per codec the cutoff q*, its noise bits
-  b(R) - b(q*) and content bits b(q*) with their 5-95% bootstrap ranges
+  (b(R) less the bits where the curve crosses a(R) - margin, as in the main
+  report) and content bits (the bits at that crossing) with their 90% intervals
   (helmholtz.analysis.tests_table). Lossless data are the same for every codec
   (PNG, FLAC), so a codec without lossless runs of its own is tested against the
   default codec's (the same seeds, paired example by example).
 - Known sensor noise: at each injected noise level the lossless bits, the
-  estimated noise and content bits with their ranges, and the injected noise's
+  estimated noise and content bits with their intervals, and the injected noise's
   own bits (config.json's `sensor_noise_bits`, its entropy: docs/method.md);
   whether the estimate grows with the injected noise, and what share of the
   added bits it recovers.
@@ -77,14 +78,16 @@ def _with_shared_lossless(runs):
     return pd.concat([runs, *extra], ignore_index=True) if extra else runs
 
 
-def _bits_range(point, low, high):
+def _bits_range(point, low, high, censored=False):
     if pd.isna(point):
         return "-"
+    if censored:  # the curve never crossed: the noise bits are a lower bound
+        return f"at least {bits_text(point)} (90% lower bound {bits_text(low)})"
     return f"{bits_text(point)} ({bits_text(low)} to {bits_text(high)})"
 
 
 def _content(model):
-    """Content bits b(q*) and their range: the reference's bits less the noise bits."""
+    """Content bits and their interval: the reference's bits less the noise bits."""
     kind = model.bits_kind
     ref = getattr(model, f"bits_reference_{kind}")
     point, low, high = (getattr(model, f"noise_{kind}{s}") for s in ("", "_high", "_low"))
@@ -127,8 +130,10 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
                      "FLAC, the same data for every codec) is shared. Bits are payload bits per "
                      "sample (docs/method.md defines each codec's payload); accuracy is the test "
                      "accuracy of the best checkpoint with its 90% paired-bootstrap interval "
-                     "(the band). Noise bits are b(R) - b(q*), content bits b(q*), with their "
-                     "5-95% bootstrap ranges.", ""]
+                     "(the band). Noise bits are b(R) less the bits where the curve crosses "
+                     "a(R) - margin (linear in log bits, as in the main report), content bits "
+                     "the bits at that crossing, with their 90% intervals; \"at least\" where "
+                     "the curve stays above the threshold down to the lowest level.", ""]
         name = "_".join(str(p) for p in (domain, dataset, model)) + (f"_noise{noise:g}" if noise else "")
         title = f"{domain} / {dataset}, {model}" + (f", sensor noise {noise:g}" if noise else "")
         path = _curve_plot(levels, codec_of, Path(out) / f"codecs_{name}.png",
@@ -141,11 +146,12 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
             rows.append({"codec": codec_of.get(m.experiment, "?"),
                          "levels": m.levels, "q*": format_level(m.q_star) if m.estimable else
                          "not estimable", f"b(R), {kind}": bits_text(getattr(m, f"bits_reference_{kind}")),
-                         "noise bits (5-95%)": _bits_range(getattr(m, f"noise_{kind}", np.nan),
+                         "noise bits (90%)": _bits_range(getattr(m, f"noise_{kind}", np.nan),
                                                            getattr(m, f"noise_{kind}_low", np.nan),
-                                                           getattr(m, f"noise_{kind}_high", np.nan))
+                                                           getattr(m, f"noise_{kind}_high", np.nan),
+                                                           getattr(m, f"noise_{kind}_censored", False))
                          if m.estimable else "-",
-                         "content bits b(q*) (5-95%)": _bits_range(*content) if m.estimable else "-",
+                         "content bits (90%)": _bits_range(*content) if m.estimable else "-",
                          "resolution": bits_text(m.resolution) if pd.notna(m.resolution) else "-",
                          "note": m.reason if not m.estimable else (m.note or "")})
         lines += [table(pd.DataFrame(rows)), ""]
@@ -191,8 +197,9 @@ def noise_section(complete, margin, alpha, n_boot, table):
             lines = ["## Known sensor noise", "",
                      "Noise of known size added to the sources before coding (docs/method.md): "
                      "the injected bits are its entropy after rounding and clipping, per sample. "
-                     "The estimate is b(R) - b(q*) at each noise level, with its 5-95% bootstrap "
-                     "range. The estimator tracks the injected noise when the estimate grows "
+                     "The estimate is the noise bits of the main report at each noise level (b(R) "
+                     "less the bits where the curve crosses a(R) - margin), with its 90% "
+                     "interval. The estimator tracks the injected noise when the estimate grows "
                      "with it; the share is the estimate's growth over the injected bits' "
                      "growth from the lowest noise level.", ""]
         rows = []
@@ -202,6 +209,7 @@ def noise_section(complete, margin, alpha, n_boot, table):
             rows.append(dict(noise=noise_of[m.experiment], injected=injected[noise_of[m.experiment]],
                              reference=getattr(m, f"bits_reference_{kind}"), kind=kind, estimate=point,
                              low=getattr(m, f"noise_{kind}_low"), high=getattr(m, f"noise_{kind}_high"),
+                             censored=getattr(m, f"noise_{kind}_censored", False),
                              content=_content(m) if m.estimable else (np.nan,) * 3,
                              q=format_level(m.q_star) if m.estimable else "not estimable",
                              reason="" if m.estimable else m.reason))
@@ -211,8 +219,8 @@ def noise_section(complete, margin, alpha, n_boot, table):
             "injected noise bits": [bits_text(r["injected"]) for r in rows],
             "lossless bits": [f"{bits_text(r['reference'])} ({r['kind']})" for r in rows],
             "q*": [r["q"] for r in rows],
-            "estimated noise bits (5-95%)": [_bits_range(r["estimate"], r["low"], r["high"]) for r in rows],
-            "content bits (5-95%)": [_bits_range(*r["content"]) for r in rows],
+            "estimated noise bits (90%)": [_bits_range(r["estimate"], r["low"], r["high"], r["censored"]) for r in rows],
+            "content bits (90%)": [_bits_range(*r["content"]) for r in rows],
             "estimate's growth / injected growth": [
                 "-" if r is base or pd.isna(r["estimate"]) or pd.isna(base["estimate"])
                 or r["injected"] == base["injected"] else
@@ -225,13 +233,13 @@ def noise_section(complete, margin, alpha, n_boot, table):
             verdict = "fewer than two noise levels have an estimate: whether it tracks is not known"
         else:
             rises = all(b >= a for a, b in zip(known, known[1:]))
-            # A step counts only where the ranges of the two levels do not overlap.
+            # A step counts only where the intervals of the two levels do not overlap.
             ranged = [(r["low"], r["high"]) for r in rows if pd.notna(r["estimate"])]
             resolved = all(lo2 > hi1 for (_, hi1), (lo2, _) in zip(ranged, ranged[1:]))
             verdict = (("the estimate grows with the injected noise" if rises else
                         "the estimate does not grow with the injected noise")
-                       + (" (each step beyond its ranges)" if resolved else
-                          " (the steps lie within the estimates' ranges: inconclusive)"))
+                       + (" (each step beyond its intervals)" if resolved else
+                          " (the steps lie within the estimates' intervals: inconclusive)"))
         lines += [f"### {domain} / {dataset}, {model}, codec {codec}", "", table(frame), "",
                   f"Monotone? {verdict}.", ""]
     return lines

@@ -57,20 +57,22 @@ def test_codecs_share_the_lossless_reference_on_one_plot(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in table.splitlines()
             if line.startswith("| jpeg") or line.startswith("| webp")}
     assert "| 25 |" in rows["jpeg"] and "| 25 |" in rows["webp"]  # q* of each
-    # noise bits b(R) - b(q*) in payload bits: 0.9 x (24,000 - 6,000) and 0.9 x (24,000 - 4,000);
-    # content bits b(q*): 5,400 and 3,600
-    assert "16,200 (" in rows["jpeg"] and "18,000 (" in rows["webp"]
-    assert "5,400 (" in rows["jpeg"] and "3,600 (" in rows["webp"]
+    # In payload bits, b(R) = 21,600; the threshold 0.78 is crossed between q25 and q5, 1/15 of
+    # the way in log bits: at 5,400 x (1/3)^(1/15) = 5,019 (JPEG) and 3,600 x (3/8)^(1/15) = 3,372
+    # (WebP), the content bits; the noise bits are 21,600 less these.
+    assert "16,581 (" in rows["jpeg"] and "18,228 (" in rows["webp"]
+    assert "5,019 (" in rows["jpeg"] and "3,372 (" in rows["webp"]
 
 
 def test_known_noise_sets_the_estimate_beside_the_injected_bits(tmp_path):
     make_tree(tmp_path / "logs")
     text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=200).read_text()
-    section = text.split("## Known sensor noise")[1]
+    section = text.split("## Known sensor noise")[1].split("\n## ")[0]
     lines = [line for line in section.splitlines() if line.startswith("| ")]
     assert [line.split("|")[1].strip() for line in lines[1:]] == ["0", "4", "16"]
     assert "2,000" in lines[2] and "8,000" in lines[3]  # the injected bits
-    # estimates 16,200, then 0.9 x (26,000 - 2,200) = 21,420 and 0.9 x (32,000 - 2,200) = 26,820
-    assert "21,420" in lines[2] and "26,820" in lines[3]
-    assert "2.61" in lines[2]  # (21,420 - 16,200) / (2,000 - 0)
+    # estimates 16,581, then the crossing 1/15 of the way from q5 (1,980 payload bits) to q1 (900)
+    # in log bits, 1,980 x (900/1,980)^(1/15) = 1,879: 23,400 - 1,879 = 21,521, 28,800 - 1,879 = 26,921
+    assert "21,521" in lines[2] and "26,921" in lines[3]
+    assert "2.47" in lines[2]  # (21,521 - 16,581) / (2,000 - 0)
     assert "Monotone? the estimate grows with the injected noise" in section
