@@ -7,12 +7,12 @@ set -uo pipefail  # a failed sweep is reported at its end; the others still run
 OUT=docs/results/codecs
 RUNS=$OUT/runs
 FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
-IMAGE=(--dataset fashion-mnist --data "$FASHION" --fixed --subset 4000 --batch_size 32
-       --num_epoch 4 --test_subset 2000)
-AUDIO=(--fixed --num_epoch 15)
+IMAGE=(--dataset fashion-mnist --data "$FASHION" --fixed --subset 1600 --batch_size 32
+       --num_epoch 2 --test_subset 800)
+AUDIO=(--fixed --num_epoch 6)
 
 # The generated effects set, cnn_x3_mlp_0: lossless, then each codec at its grid's low end and 64 kbps.
-python audio/data.py --generate --clips_per_class 60
+python audio/data.py --generate --clips_per_class 20
 python scripts/sweep.py audio --models cnn_x3_mlp_0 --levels lossless 8 64 --log_dir "$RUNS" -- "${AUDIO[@]}"
 
 # Fashion-MNIST, all-cnns: JPEG at two levels and lossless (the shared reference) ...
