@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from helmholtz import analysis, codecs, domain as domains
 from helmholtz.analysis import LOSSLESS, format_level
-from helmholtz.plots import _save
+from helmholtz import plots
 from helmholtz.results import bits_text
 from helmholtz.runs import CONFIG, read_json
 
@@ -94,26 +93,6 @@ def _content(model):
     return ref - point, ref - low, ref - high
 
 
-def _curve_plot(levels, codec_of, path, title):
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
-    for experiment, curve in levels.groupby("experiment", sort=False):
-        column = "bits_payload" if curve["bits_payload"].notna().all() else "bits_total"
-        curve = curve[curve[column] > 0].sort_values(column)
-        if curve.empty:
-            continue
-        x = curve[column].to_numpy(float)
-        line, = ax.plot(x, 100 * curve["accuracy"], marker="o", label=codec_of[experiment])
-        ax.fill_between(x, 100 * curve["accuracy_low"], 100 * curve["accuracy_high"],
-                        color=line.get_color(), alpha=0.2)
-    ax.set_xscale("log")
-    ax.set(xlabel="payload bits per sample (without headers)", ylabel="test accuracy (%)",
-           title=title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
 def codec_section(complete, out, margin, alpha, n_boot, table):
     """Markdown lines of the cross-codec section; none where no family has two codecs."""
     runs = _tag(complete, ("codec",))
@@ -136,7 +115,7 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
                      "the curve stays above the threshold down to the lowest level.", ""]
         name = "_".join(str(p) for p in (domain, dataset, model)) + (f"_noise{noise:g}" if noise else "")
         title = f"{domain} / {dataset}, {model}" + (f", sensor noise {noise:g}" if noise else "")
-        path = _curve_plot(levels, codec_of, Path(out) / f"codecs_{name}.png",
+        path = plots.codec_curves(levels, codec_of, Path(out) / f"codecs_{name}.png",
                            f"Rate-accuracy by codec: {title}")
         lines += [f"### {title}", "", f"![rate-accuracy by codec]({Path(path).name})", ""]
         rows = []

@@ -200,3 +200,24 @@ def confusions(matrices, classes, model, label, path):
     fig.suptitle(f"{model}: confusion matrices on the test set (% of each true class, all seeds)",
                  fontsize=9)
     return _save(fig, path)
+
+
+def codec_curves(levels, codec_of, path, title):
+    """Every codec's test accuracy against payload bits, one curve each with its 90% band."""
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    for experiment, curve in levels.groupby("experiment", sort=False):
+        column = "bits_payload" if curve["bits_payload"].notna().all() else "bits_total"
+        curve = curve[curve[column] > 0].sort_values(column)
+        if curve.empty:
+            continue
+        x = curve[column].to_numpy(float)
+        line, = ax.plot(x, 100 * curve["accuracy"], marker="o", label=codec_of[experiment])
+        ax.fill_between(x, 100 * curve["accuracy_low"], 100 * curve["accuracy_high"],
+                        color=line.get_color(), alpha=0.2)
+    ax.set_xscale("log")
+    ax.set(xlabel="payload bits per sample (without headers)", ylabel="test accuracy (%)",
+           title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
