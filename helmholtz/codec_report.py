@@ -12,6 +12,10 @@ experiment: nothing is averaged across codecs or noise levels.
   (helmholtz.analysis.tests_table). Lossless data are the same for every codec
   (PNG, FLAC), so a codec without lossless runs of its own is tested against the
   default codec's (the same seeds, paired example by example).
+- Train x test across codecs (--test_codec): at each level, what a model trained on
+  one codec's data does on the same test examples coded with another, with 90%
+  intervals and the paired difference from its own codec's test data, judged
+  three ways against the margin (helmholtz.stats.three_way).
 - Known sensor noise: at each injected noise level the lossless bits, the
   estimated noise and content bits with their intervals, and the injected noise's
   own bits (config.json's `sensor_noise_bits`, its entropy: docs/method.md);
@@ -24,9 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helmholtz import analysis, codecs, domain as domains
+from helmholtz import analysis, codecs, domain as domains, plots, stats
 from helmholtz.analysis import LOSSLESS, format_level
-from helmholtz import plots
 from helmholtz.results import bits_text
 from helmholtz.runs import CONFIG, read_json
 
@@ -147,6 +150,98 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
     return lines
 
 
+def _cross_row(runs, level, alpha, n_boot):
+    """The runs of one codec at one level (a seed each) on every codec's test data:
+    ({test codec: (accuracy, low, high, difference, low, high)}, {test codec: payload
+    bits}, the number of seeds); the difference is paired with the runs' own codec's
+    test data (seeds and groups of examples drawn together). None without tests
+    across codecs, or when the runs' test examples differ."""
+    read = []
+    for row in runs.itertuples(index=False):
+        try:
+            read.append((row, analysis.read_predictions(row.run), read_json(Path(row.run) / CONFIG)))
+        except (OSError, ValueError):
+            continue
+    suffix = f":{format_level(level)}"
+    shared = set.intersection(*[{k[len("pred@"):-len(suffix)] for k in saved
+                                 if k.startswith("pred@") and k.endswith(suffix)}
+                                for _, saved, _ in read]) if read else set()
+    if not shared or any(not np.array_equal(saved["labels"], read[0][1]["labels"])
+                         for _, saved, _ in read):
+        return None
+    others = sorted(shared)
+    own_key = f"pred@{format_level(level)}"
+    labels = read[0][1]["labels"]
+    correct = np.array([[saved[own_key] == saved["labels"]] +
+                        [saved[f"pred@{c}{suffix}"] == saved["labels"] for c in others]
+                        for _, saved, _ in read]).transpose(1, 0, 2)  # tests x seeds x examples
+    boot = stats.Bootstrap(correct, n_boot, 0, read[0][1].get("group", np.arange(len(labels))))
+    diff, diff_low, diff_high = stats.level_intervals(boot, alpha)
+    codec = read[0][0].codec
+    cells, bits = {}, {}
+    for i, name in enumerate([codec] + others):
+        low, high = stats.interval(boot.accuracy[i], boot.replicates[:, i], boot.per_seed[i], alpha)
+        cells[name] = (boot.accuracy[i], low, high, diff[i], diff_low[i], diff_high[i])
+        values = [(config.get("payload_bits_per_sample_across") or {}).get(name, {}).get(format_level(level))
+                  for _, _, config in read]
+        values = [float(v) for v in values if isinstance(v, (int, float))]
+        bits[name] = float(np.mean(values)) if values else np.nan
+    return cells, bits, len(read)
+
+
+def cross_section(complete, out, margin, alpha, n_boot, table):
+    """Markdown lines of the train x test grid across codecs; none where no run was tested
+    on another codec's data (--test_codec)."""
+    runs = _tag(complete, ("codec",))
+    runs = runs[runs["level"] != LOSSLESS]
+    lines = []
+    for key, family in runs.groupby(FAMILY + ["family", "sensor_noise"], sort=True):
+        domain, dataset, model, _, noise = key
+        for level in analysis.sorted_levels(family["level"])[::-1]:
+            rows = {}
+            for codec, part in family[family["level"] == level].groupby("codec", sort=True):
+                got = _cross_row(part, level, alpha, n_boot)
+                if got:
+                    rows[codec] = got
+            if not rows:
+                continue
+            if not lines:
+                lines = ["## Train x test across codecs", "",
+                         "Each model trained on one codec's data at a level, tested on the same "
+                         "test examples coded with every codec at that level (`--test_codec`). "
+                         "Accuracy with its 90% interval (seeds and groups of examples "
+                         "resampled); the difference is paired with the model's own codec's test "
+                         f"data, judged against the margin of {100 * margin:g} points: "
+                         "non-inferior, inferior beyond it, or inconclusive. Test bits are the "
+                         "test data's payload bits per sample.", ""]
+            tested = sorted({c for cells, _, _ in rows.values() for c in cells})
+            title = f"{domain} / {dataset}, {model}, level {format_level(level)}" + \
+                (f", sensor noise {noise:g}" if noise else "")
+            bits = {c: np.nanmean([b.get(c, np.nan) for _, b, _ in rows.values()]) for c in tested}
+            acc = [{"train \\ test": "test bits/sample", **{c: bits_text(bits[c]) for c in tested},
+                    "seeds": ""}]
+            diff = []
+            for codec, (cells, _, n) in rows.items():
+                acc.append({"train \\ test": codec, "seeds": n, **{
+                    c: (f"{100 * cells[c][0]:.1f} ({100 * cells[c][1]:.1f} to {100 * cells[c][2]:.1f})"
+                        if c in cells else "-") for c in tested}})
+                diff.append({"train \\ test": codec, **{
+                    c: ("own" if c == codec else
+                        f"{100 * cells[c][3]:+.1f} ({100 * cells[c][4]:+.1f} to {100 * cells[c][5]:+.1f}) "
+                        f"{stats.three_way(cells[c][4], cells[c][5], margin)}" if c in cells else "-")
+                    for c in tested}})
+            heat = pd.DataFrame([[cells[c][0] if c in cells else np.nan for c in tested]
+                                 for cells, _, _ in rows.values()], index=list(rows), columns=tested)
+            name = "_".join(str(p) for p in (domain, dataset, model)) + \
+                f"_{format_level(level)}" + (f"_noise{noise:g}" if noise else "")
+            path = plots.grid(heat, model, family, Path(out) / f"codec_grid_{name}.png",
+                              axes=("test codec", "train codec"))
+            lines += [f"### {title}", "", "Test accuracy % (90%):", "", table(pd.DataFrame(acc)), "",
+                      "Against the model's own codec, points (90%):", "", table(pd.DataFrame(diff)), "",
+                      f"![train x test across codecs]({Path(path).name})", ""]
+    return lines
+
+
 def _injected_bits(family):
     """{sensor noise: mean injected noise bits per sample over the runs} (0 without noise)."""
     bits = {}
@@ -230,4 +325,5 @@ def sections(complete, out, margin, alpha, n_boot, table):
     if complete.empty or "experiment_settings" not in complete:
         return []
     return codec_section(complete, out, margin, alpha, n_boot, table) + \
+        cross_section(complete, out, margin, alpha, n_boot, table) + \
         noise_section(complete, margin, alpha, n_boot, table)

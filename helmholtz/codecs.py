@@ -10,6 +10,7 @@ library is missing. This module names no codec: it reads the table.
 `--codec` and `--sensor_noise` are recorded only when they differ from the
 default (the domain's first codec, no noise), so a run of the default codec
 without noise keeps the config.json, run folder and experiment it always had.
+`--test_codec` (the train x test grid across codecs) is recorded only when given.
 """
 import argparse
 import importlib
@@ -83,6 +84,10 @@ def add_flags(p, spec, many=False):
                    type=noise_value(spec),
                    help=f"known noise added to the sources before coding ({spec.sensor_noise[2]}; "
                         "default 0, none)")
+    p.add_argument("--test_codec", dest="test_codecs", nargs="+", default=argparse.SUPPRESS,
+                   metavar="CODEC",
+                   help="also test the best model on the test data coded with these codecs, at "
+                        "the run's level and each extra test level (default: none)")
 
 
 def chosen(spec, args):
@@ -98,6 +103,8 @@ def settings(spec, args, levels):
     for level in levels:
         if level != "lossless":
             codec.check_level(level)
+    for other in getattr(args, "test_codecs", []):
+        room(spec, other)
     out = {"sensor_noise": noise} if noise != NO_NOISE else {}
     if name != default_codec(spec):
         out["codec"] = {"name": name, "library": codec.LIBRARY, "version": codec.version()}
@@ -119,3 +126,46 @@ def level_tag(spec, level, codec=None, noise=NO_NOISE):
 def run_folder(path, spec, level, codec=None, noise=NO_NOISE):
     """A run folder of helmholtz.runs.run_dir with the level's folder named by `level_tag`."""
     return path.parent.parent / level_tag(spec, level, codec, noise) / path.name
+
+
+# ---------------------------------------------------------------- tests across codecs
+
+def test_key(name, level):
+    """The name of a test across codecs: "webp:50" (predictions.npz has `pred@webp:50`)."""
+    return f"{name}:{level}"
+
+
+def by_codec(values):
+    """{"webp:50": x} -> {"webp": {"50": x}}: how config.json and result.json nest them."""
+    out = {}
+    for key, value in values.items():
+        name, level = key.split(":", 1)
+        out.setdefault(name, {})[level] = value
+    return out
+
+
+def cross_tests(spec, args, levels):
+    """{codec: levels} of --test_codec: each codec other than the run's own, with the
+    levels of `levels` it can code (lossless is the same data for every codec, so it is
+    never among them). A level outside a codec's range is left out with a printed note."""
+    own, _ = chosen(spec, args)
+    plan = {}
+    for name in dict.fromkeys(getattr(args, "test_codecs", [])):
+        if name == own:
+            continue
+        codec, plan[name] = room(spec, name), []
+        for level in levels:
+            if level == "lossless":
+                continue
+            try:
+                codec.check_level(level)
+            except UsageError as e:
+                print(f"note: not tested with {name} at {level}: {e}", flush=True)
+                continue
+            plan[name].append(level)
+    return {name: levels for name, levels in plan.items() if levels}
+
+
+def with_codec(args, name):
+    """The parsed flags with the codec `name` in place of the run's own."""
+    return argparse.Namespace(**{**vars(args), "codec": name})

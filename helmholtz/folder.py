@@ -33,7 +33,8 @@ from helmholtz.runs import (BEST, CODE_FAMILY, CONFIG, HISTORY, LAST, LOCK, MARK
 # Settings that may differ when a run is resumed or extended (or are derived).
 MUTABLE_SETTINGS = {"num_epoch", "test_levels", "force", "versions", "git_commit", "command",
                     "host", "started", "test_bits_per_sample_at", "bits_per_sample_at",
-                    "payload_bits_per_sample_at", "experiment", "threads", "cpu"}
+                    "payload_bits_per_sample_at", "experiment", "threads", "cpu", "test_codecs",
+                    "bits_per_sample_across", "payload_bits_per_sample_across"}
 RESTART_HINT = ("pass --restart_damaged to go back to the run's last exact state (or start it "
                 "again), or --force to start it again")
 

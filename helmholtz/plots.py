@@ -159,7 +159,9 @@ def learning_curves(runs, model, path):
     return _save(fig, path)
 
 
-def grid(table, model, runs, path):
+def grid(table, model, runs, path, axes=None):
+    """A train x test heatmap of accuracies (a fraction); rows and columns are levels, or
+    with `axes` = (x label, y label) anything else (codecs), labelled as they are."""
     fig = Figure(figsize=(1.0 + 0.7 * table.shape[1], 1.0 + 0.5 * table.shape[0]))
     ax = fig.subplots()
     values = 100 * table.to_numpy(dtype=float)
@@ -169,10 +171,13 @@ def grid(table, model, runs, path):
         if not np.isnan(value):  # dark text on the light (high) end of viridis
             ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
                     color="black" if value > middle else "white")
-    ax.set_xticks(range(table.shape[1]), [format_level(v) for v in table.columns])
-    ax.set_yticks(range(table.shape[0]), [format_level(v) for v in table.index])
-    label = level_label(runs)
-    ax.set(xlabel=f"test {label}", ylabel=f"train {label}", title=f"{model}: test accuracy (%)")
+    tick = format_level if axes is None else str
+    ax.set_xticks(range(table.shape[1]), [tick(v) for v in table.columns])
+    ax.set_yticks(range(table.shape[0]), [tick(v) for v in table.index])
+    if axes is None:
+        label = level_label(runs)
+        axes = (f"test {label}", f"train {label}")
+    ax.set(xlabel=axes[0], ylabel=axes[1], title=f"{model}: test accuracy (%)")
     fig.colorbar(image, ax=ax)
     return _save(fig, path)
 
@@ -219,5 +224,6 @@ def codec_curves(levels, codec_of, path, title):
     ax.set(xlabel="payload bits per sample (without headers)", ylabel="test accuracy (%)",
            title=title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if ax.lines:  # no codec with a curve of its own: nothing to name
+        ax.legend(fontsize=8)
     return _save(fig, path)

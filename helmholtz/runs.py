@@ -62,7 +62,8 @@ NOT_EXPERIMENT = {"seed", "model", "setting", "params", "level", "bits_per_sampl
                   "bits_per_sample_at", "test_levels", "num_epoch_requested", "force", "versions",
                   "git_commit", "command", "host", "threads", "cpu", "started", "experiment",
                   "experiment_key", "test_bits_per_sample_at", "payload_bits_per_sample",
-                  "payload_bits_per_sample_at"}
+                  "payload_bits_per_sample_at", "test_codecs", "bits_per_sample_across",
+                  "payload_bits_per_sample_across"}
 
 
 def experiment_settings(config):

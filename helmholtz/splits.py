@@ -13,6 +13,7 @@ class Data:
     extra_tests: dict = field(default_factory=dict)  # level -> (x, y), evaluated at the end
     val_is_test: bool = False
     groups: object = None  # the group of each example that judges the run (None: its own index)
+    codec_tests: dict = field(default_factory=dict)  # "webp:50" -> (x, y): tests across codecs
 
 
 def fixed_shuffle(n, first=None):

@@ -73,13 +73,14 @@ def folder(spec, args, settings):
 
 def load_data(spec, args):
     """(Data, mean bits per training example, mean bits per test example at each
-    --test_<level>, the train split) of a run: both kinds of size, total and payload.
+    --test_<level> and each test across codecs, the train split) of a run: both kinds
+    of size, total and payload.
 
     Training examples are the domain's hold-out cut to --subset; validation and
     test to --test_subset, the test set in a fixed shuffle (the same examples at
-    every level and for every seed, so runs pair example by example)."""
-    def split(level, name):
-        s = spec.read_split(args, level, name)
+    every level, for every codec and every seed, so runs pair example by example)."""
+    def split(level, name, flags=args):
+        s = spec.read_split(flags, level, name)
         return s, (s["data"], s["label"]), {"total": 8 * s["bytes"], "payload": 8 * s["payload"]}
 
     train_split, train, train_bits = split(args.level, "train")
@@ -95,12 +96,27 @@ def load_data(spec, args):
         extra[level] = take(xy, test_idx)
         for kind in bits_at:
             bits_at[kind][str(level)] = float(bits[kind][test_idx].mean())
+    # The train x test grid across codecs: the same test examples, coded with another codec.
+    across, bits_across = {}, {"total": {}, "payload": {}}
+    levels = [args.level, *args.test_levels] if spec.codecs else []
+    for name, coded in (codecs.cross_tests(spec, args, levels) if levels else {}).items():
+        for level in coded:
+            key = codecs.test_key(name, level)
+            _, xy, bits = split(level, "test", codecs.with_codec(args, name))
+            across[key] = take(xy, test_idx)
+            for kind in bits_across:
+                bits_across[kind][key] = float(bits[kind][test_idx].mean())
+    if across:  # the own codec's test data beside the others', for the grid's bits row
+        own = codecs.test_key(codecs.chosen(spec, args)[0], args.level)
+        for kind, key in (("total", "bytes"), ("payload", "payload")):
+            bits_across[kind][own] = float(8 * np.asarray(test_split[key])[test_idx].mean())
+    bits_at["across"] = bits_across
     if val_idx is None:  # the original protocol of a domain whose test set picks the best epoch
         data = Data(train=take(train, train_idx), val=take(test, test_idx), extra_tests=extra,
-                    val_is_test=True, groups=groups)
+                    val_is_test=True, groups=groups, codec_tests=across)
     else:
         data = Data(train=take(train, train_idx), val=take(train, val_idx[:args.test_subset]),
-                    test=take(test, test_idx), extra_tests=extra, groups=groups)
+                    test=take(test, test_idx), extra_tests=extra, groups=groups, codec_tests=across)
     bits = {kind: float(np.mean(train_bits[kind][train_idx])) for kind in train_bits}
     return data, bits, bits_at, train_split
 
@@ -128,6 +144,9 @@ def main(spec, argv=None, doc=""):
         "bits_per_sample": bits["total"], "payload_bits_per_sample": bits["payload"],
         "bits_per_sample_at": bits_at["total"], "payload_bits_per_sample_at": bits_at["payload"],
     }
+    if data.codec_tests:  # recorded only for runs tested across codecs
+        config["bits_per_sample_across"] = codecs.by_codec(bits_at["across"]["total"])
+        config["payload_bits_per_sample_across"] = codecs.by_codec(bits_at["across"]["payload"])
     train_run(run, config, build, lambda: spec.make_optimizer(recorded["optimizer"]), data,
               spec.make_transform(args, facts), libraries=spec.libraries)
 

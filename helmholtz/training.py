@@ -32,6 +32,7 @@ from helmholtz import REPO, metrics
 from helmholtz.backend import keras, tf
 from helmholtz.cache import atomic_path, write_json, write_text
 from helmholtz.checkpoints import best_model, resume_state, save_model
+from helmholtz.codecs import by_codec
 from helmholtz.errors import UsageError
 from helmholtz.folder import check_same_run
 from helmholtz.progress import duration
@@ -258,9 +259,9 @@ def predictions(model, xy, eval_batch_size, transform):
 
 def write_predictions(path, labels, predicted, groups=None):
     """predictions.npz: `labels`, `group` (each example's group, the unit a bootstrap
-    resamples; its own index when the data name none) and `pred@<level>` per test
-    level (int16), written atomically; a level whose test labels differ from
-    `labels` gets its own `labels@<level>`."""
+    resamples; its own index when the data name none), `pred@<level>` per test level
+    and `pred@<codec>:<level>` per test across codecs (int16), written atomically; a
+    level whose test labels differ from `labels` gets its own `labels@<level>`."""
     groups = np.arange(len(labels)) if groups is None else groups
     arrays = {"labels": np.asarray(labels).astype(np.int16), "group": np.asarray(groups, np.int64)}
     for level, (level_labels, pred) in predicted.items():
@@ -280,7 +281,8 @@ def finish_run(folder, config, rows, data, transform, eval_batch_size):
     # and at every extra test level; the accuracies are computed from them. In the
     # original protocol the validation set is the test set.
     own = data.val if data.val_is_test else data.test
-    tests = {str(config["level"]): own, **{str(level): xy for level, xy in data.extra_tests.items()}}
+    tests = {str(config["level"]): own, **{str(level): xy for level, xy in data.extra_tests.items()},
+             **data.codec_tests}
     predicted = {level: (xy[1], predictions(best, xy, eval_batch_size, transform))
                  for level, xy in tests.items()}
 
@@ -302,6 +304,8 @@ def finish_run(folder, config, rows, data, transform, eval_batch_size):
               "bits_per_sample": config.get("bits_per_sample"),
               "seconds_total": sum(seconds), "seconds_per_epoch": float(np.mean(seconds)),
               "experiment": config["experiment"]}
+    if data.codec_tests:  # the best checkpoint on the test data of other codecs
+        result["test_accuracy_across"] = by_codec({key: accuracy(key) for key in data.codec_tests})
     write_predictions(folder / PREDICTIONS, own[1], predicted, data.groups)  # before result.json: complete runs have it
     write_json(folder / RESULT, result)
     return result
