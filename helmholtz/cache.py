@@ -194,13 +194,14 @@ def _context():
 
 
 def parallel_map(fn, items, desc, workers=None, chunksize=None):
-    """`[fn(x) for x in items]` over all cores, in order, with a progress bar.
+    """`[fn(x) for x in items]` over all the cores this process may use, in order, with a
+    progress bar.
 
     `fn` must be a module-level function. Chunks keep the per-item overhead
     small for cheap items (a 32x32 JPEG takes tens of microseconds).
     """
     items = list(items)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or len(os.sched_getaffinity(0))  # the cores this process may use
     chunksize = chunksize or max(1, len(items) // (workers * 16))
     bar = dict(desc=desc, total=len(items), unit="it", leave=False,
                disable=not sys.stderr.isatty() and os.environ.get("HELMHOLTZ_PROGRESS") != "1")

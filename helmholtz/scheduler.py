@@ -79,7 +79,8 @@ def local_slots(gpus, per_gpu=1, jobs=1, cores=None):
         # Interleaved, so the first runs spread over all GPUs.
         slot = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"} if per_gpu > 1 else {}
         return [{**slot, "CUDA_VISIBLE_DEVICES": g} for _ in range(per_gpu) for g in gpus]
-    return [cpu_env(max(1, (cores or os.cpu_count() or 1) // jobs))] * jobs
+    # The cores this process may use (taskset, cgroups, a SLURM allocation), not the machine's.
+    return [cpu_env(max(1, (cores or len(os.sched_getaffinity(0))) // jobs))] * jobs
 
 
 def cpu_env(threads):

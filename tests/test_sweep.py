@@ -159,9 +159,17 @@ def test_cpu_jobs_hide_gpus_and_split_threads(tmp_path):
     out = sweep(tmp_path, "audio", "--models", "cnn_x3_mlp_0", "--levels", "16", "32",
                 "--gpus", "none", "--jobs", "2")
     assert out.returncode == 0, out.stdout + out.stderr
-    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
     assert [(r["cuda_visible_devices"], r["threads"]) for r in results(tmp_path).values()] == \
         [("", threads)] * 2
+
+
+def test_cpu_jobs_split_the_cores_this_process_may_use(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # as under taskset -c 0
+    assert local_slots([], jobs=1) == [{"CUDA_VISIBLE_DEVICES": "", "TF_NUM_INTRAOP_THREADS": "1",
+                                        "OMP_NUM_THREADS": "1"}]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert [slot["TF_NUM_INTRAOP_THREADS"] for slot in local_slots([], jobs=2)] == ["4", "4"]
 
 
 def test_run_local_returns_outcomes_in_plan_order(tmp_path):
