@@ -178,8 +178,17 @@ def is_done(folder, num_epoch):
         return False  # unreadable: let train.py decide
 
 
+def is_diverged(folder):
+    """Whether the run stopped on a non-finite loss: train.py does not train it again
+    without --force."""
+    try:
+        return read_json(Path(folder) / RESULT).get("diverged") is True
+    except (OSError, ValueError):
+        return False
+
+
 def split_complete(runs, train_args=()):
-    """(runs to start, runs already complete), judged with the pass-through's
+    """(runs to start, runs already complete or diverged), judged with the pass-through's
     --num_epoch (else train.py's default); with --force nothing counts as complete."""
     if "--force" in train_args:
         return list(runs), []
@@ -188,7 +197,7 @@ def split_complete(runs, train_args=()):
         num_epoch = int(text)
     except ValueError:
         raise UsageError(f"after --: --num_epoch {text} is not a whole number of epochs") from None
-    done = {r for r in runs if is_done(r.folder, num_epoch)}
+    done = {r for r in runs if is_done(r.folder, num_epoch) or is_diverged(r.folder)}
     return [r for r in runs if r not in done], [r for r in runs if r in done]
 
 
@@ -287,14 +296,17 @@ def main(argv=None):
                  f"CPU, {len(slots)} run(s) at once, {slots[0]['TF_NUM_INTRAOP_THREADS']} threads each")
     else:
         where = f"Ray at {args.address or 'auto'}"
-    echo(f"{len(runs)} runs: {len(todo)} to run ({where}), {len(done)} complete"
+    diverged = [r for r in done if is_diverged(r.folder)]
+    echo(f"{len(runs)} runs: {len(todo)} to run ({where}), {len(done) - len(diverged)} complete"
+         + (f", {len(diverged)} diverged (not run again; --force after -- starts them again)"
+            if diverged else "")
          + (f", {len(held)} running elsewhere" if held else "")
          + f"; logs in {Path(args.log_dir).absolute() / LOG_FOLDER}")
     for r, holder in held.items():
         echo(f"elsewhere {r.name}: running elsewhere ({holder}); not started here")
     if args.dry_run:
         for r in done:
-            echo(f"complete {r.name}")
+            echo(f"{'diverged' if r in diverged else 'complete'} {r.name}")
         for r in todo:
             echo(f"run      {r.name}: {shlex.join(r.command)}")
         return 0

@@ -120,6 +120,21 @@ def test_complete_runs_are_skipped_unless_forced_or_extended(tmp_path):
     assert split_complete(runs) == (runs, [])  # train.py's default is 200 epochs
 
 
+def test_a_diverged_run_is_not_started_again_and_the_sweep_says_so(tmp_path):
+    runs = plan("cifar", "paper", levels=[1, 5], models=["all-cnns"], log_dir=tmp_path)
+    runs[0].folder.mkdir(parents=True)
+    (runs[0].folder / "result.json").write_text(
+        '{"complete": false, "diverged": true, "diverged_epoch": 3, "epochs": 3}')
+    assert split_complete(runs) == ([runs[1]], [runs[0]])  # not after 200 epochs: still done
+    assert split_complete(runs, ["--force"]) == (runs, [])
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "sweep.py"), "cifar", "--grid",
+                          "paper", "--levels", "1", "5", "--models", "all-cnns", "--log_dir",
+                          str(tmp_path), "--dry_run"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "1 to run" in out.stdout and "0 complete, 1 diverged (not run again" in out.stdout
+    assert "diverged cifar all-cnns quality_1 seed 0" in out.stdout
+
+
 # --- devices ---------------------------------------------------------------------------------
 
 def test_gpu_discovery_and_slots():
