@@ -5,30 +5,18 @@ workers fill the cores). Grey images as Pillow codes them.
 
 Payload: the data of the `mdat` box (the AV1 bitstream of the image); without the
 ISO base media boxes around it (ftyp, meta with the item properties)."""
-from PIL import features
-
 from cifar import DEFAULT_LEVELS, pillow_rooms
 
 LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the mdat box's data"
 LIBRARY = "Pillow (libavif)"
-pillow_rooms.require("avif", "AVIF")
-
-
-def version():
-    return f"libavif {features.version('avif')}"
-
-
-def check_level(quality):
-    return pillow_rooms.check_quality(quality, "AVIF")
 
 
 def setting(quality):
     return {"quality": quality, "speed": 10, "subsampling": "4:2:0", "max_threads": 1}
 
 
-def encode(image, quality):
-    return pillow_rooms.save(image, "AVIF", **setting(quality))
+version, check_level, encode = pillow_rooms.contract("avif", "AVIF", "AVIF", "libavif", setting)
 
 
 def payload(data):

@@ -6,22 +6,11 @@ that the grid spans JPEG's bits.
 Payload: the tile data after each start-of-data (SOD) marker up to the next tile or
 the end-of-codestream marker (EOC) excluded; the main header (SIZ, COD, QCD...) and
 the tile-part headers are left out."""
-from PIL import features
-
 from cifar import DEFAULT_LEVELS, pillow_rooms
 
 LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the tile data after SOD"
 LIBRARY = "Pillow (OpenJPEG)"
-pillow_rooms.require("jpg_2000", "JPEG 2000")
-
-
-def version():
-    return f"openjpeg {features.version('jpg_2000')}"
-
-
-def check_level(quality):
-    return pillow_rooms.check_quality(quality, "JPEG 2000")
 
 
 def setting(quality):
@@ -29,8 +18,8 @@ def setting(quality):
             "no_jp2": True}
 
 
-def encode(image, quality):
-    return pillow_rooms.save(image, "JPEG2000", **setting(quality))
+version, check_level, encode = pillow_rooms.contract("jpg_2000", "JPEG 2000", "JPEG2000", "openjpeg",
+                                                     setting)
 
 
 def payload(data):

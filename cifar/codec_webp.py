@@ -4,30 +4,18 @@ read back as L.
 
 Payload: the data of the `VP8 ` chunk, the VP8 key frame (its 10-byte frame header
 included); without the RIFF header (12 bytes) and the chunk's header (8 bytes)."""
-from PIL import features
-
 from cifar import DEFAULT_LEVELS, pillow_rooms
 
 LEVELS = DEFAULT_LEVELS  # the nine of JPEG: they span its bits (docs/method.md)
 PAYLOAD = "the VP8 chunk's data"
 LIBRARY = "Pillow (libwebp)"
-pillow_rooms.require("webp", "WebP")
-
-
-def version():
-    return f"libwebp {features.version('webp')}"
-
-
-def check_level(quality):
-    return pillow_rooms.check_quality(quality, "WebP")
 
 
 def setting(quality):
     return {"quality": quality, "method": 4}
 
 
-def encode(image, quality):
-    return pillow_rooms.save(image, "WEBP", **setting(quality))
+version, check_level, encode = pillow_rooms.contract("webp", "WebP", "WEBP", "libwebp", setting)
 
 
 def payload(data):

@@ -12,7 +12,7 @@ MODES = {1: "L", 3: "RGB"}  # channels -> Pillow mode
 
 
 def require(feature, name):
-    """A UsageError where this Pillow lacks the codec's library."""
+    """An ImportError where this Pillow lacks the codec's library."""
     if not features.check(feature):
         raise ImportError(f"Pillow {PIL.__version__} without {name}", name=f"Pillow with {name}")
 
@@ -22,6 +22,25 @@ def check_quality(quality, codec):
         raise UsageError(f"quality {quality!r} is outside {codec}'s range; give 1 to 100 "
                          "or 'lossless'")
     return int(quality)
+
+
+def contract(feature, name, format, library, setting):
+    """(version, check_level, encode) of a room that codes through Pillow's `format`:
+    `feature` is Pillow's name of the codec library (features.check), `name` the codec's
+    as messages give it, `library` the library's as config.json records its version,
+    `setting(quality)` Pillow's save options at a quality. Raises ImportError (the
+    codec unavailable: helmholtz.codecs.room) where this Pillow lacks the library."""
+    require(feature, name)
+
+    def version():
+        return f"{library} {features.version(feature)}"
+
+    def check_level(quality):
+        return check_quality(quality, name)
+
+    def encode(image, quality):
+        return save(image, format, **setting(quality))
+    return version, check_level, encode
 
 
 def save(image, format, **options):
