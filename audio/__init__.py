@@ -18,7 +18,7 @@ SAMPLE_RATE = 44100
 # Keras 2's Adadelta defaults, as the original ran them (Keras 3's learning rate is 0.001).
 OPTIMIZER = {"name": "adadelta", "learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-7}
 
-# The codecs, one room (module) each, MP3 the default (helmholtz.codecs); FLAC sizes the
+# The codecs, one room (module) each, MP3 the default (helmholtz.data.codecs); FLAC sizes the
 # lossless reference of them all.
 CODECS = {"mp3": "audio.codec", "opus": "audio.codec_opus", "aac": "audio.codec_aac",
           "vorbis": "audio.codec_vorbis"}

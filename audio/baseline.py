@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from audio import data as audio_data
-from helmholtz.cache import write_json
 from helmholtz.cli import Parser, folder_problem, seed_value
+from helmholtz.data.cache import write_json
 from helmholtz.errors import UsageError, cli_main
-from helmholtz.outputs import claim
+from helmholtz.run.outputs import claim
 
 NAME = "logistic regression on pooled mel statistics"
 REGULARISATION = 0.1  # LogisticRegression's C (inverse strength), on standardised features

@@ -11,8 +11,8 @@ import numpy as np
 from audio import DEFAULT_LEVELS, SAMPLE_RATE, SPEC
 from audio.codec import fit_length, mp3_decode, mp3_encode, roundtrip
 from audio.data import _blas, mel_features
-from helmholtz.bench_machine import Clock, table
-from helmholtz.cache import parallel_map
+from helmholtz.data.cache import parallel_map
+from helmholtz.machine import Clock, table
 
 CLIP_SECONDS = 2
 
@@ -108,7 +108,7 @@ def training_race(samples, labels, classes, batches, variants):
     own BatchNormalization(axis=1); `batches` batches of the clips' mel features,
     the clips repeated as needed."""
     from helmholtz.backend import keras
-    from helmholtz.bench_training import Race, keras_baseline, ours, trainer_path
+    from helmholtz.bench.training import Race, keras_baseline, ours, trainer_path
     from helmholtz.cli import resolve_precision
     from audio.models import OriginalBatchNorm
     idx = np.arange(batches * SPEC.batch_size) % len(samples)
@@ -145,7 +145,7 @@ def bench_codecs(samples):
     """Each audio codec (audio.SPEC.codecs) round trip (encode, decode, alignment) at every
     level of its grid on all cores: clips per second and the real-time factor."""
     from audio import SPEC
-    from helmholtz import codecs
+    from helmholtz.data import codecs
     seconds, rows = len(samples[0]) / SAMPLE_RATE, []
     for name in SPEC.codecs:
         room = codecs.room(SPEC, name)

@@ -42,9 +42,9 @@ from audio.noise import add_noise
 from audio.sources import (DEFAULT_SEED, TRAIN_FRACTION, clip_length,  # noqa: F401
                            download_idmt, generated_root, note_key, read_clip, resolve_source, scan,
                            source_checksum, split_items)
-from helmholtz.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
 from helmholtz.cli import Parser, seed_value
-from helmholtz.codecs import NO_NOISE, add_flags as add_codec_flags, default_codec, level_tag, room
+from helmholtz.data.cache import cache_dir as default_cache_dir, parallel_map, read_h5, write_h5
+from helmholtz.data.codecs import NO_NOISE, add_flags as add_codec_flags, default_codec, level_tag, room
 from helmholtz.errors import UsageError, cli_main
 
 SPLITS = ("train", "test")

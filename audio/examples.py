@@ -17,10 +17,10 @@ import numpy as np
 from audio import LEVEL_NAME, SAMPLE_RATE
 from audio import data as audio_data
 from audio.codec import LOSSLESS
-from helmholtz.cache import atomic_path, cache_dir as default_cache_dir
 from helmholtz.cli import Parser, output_file, positive_int
-from helmholtz.outputs import writing
+from helmholtz.data.cache import atomic_path, cache_dir as default_cache_dir
 from helmholtz.errors import UsageError, cli_main
+from helmholtz.run.outputs import writing
 
 CELL_INCHES = (2.0, 1.5)  # one spectrogram's width and height in the figure
 DPI = 100

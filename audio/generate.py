@@ -57,9 +57,9 @@ import scipy.special
 import soundfile
 
 from audio import CLASSES, SAMPLE_RATE
-from helmholtz.cache import cache_dir as default_cache_dir
-from helmholtz.cache import write_json
-from helmholtz.download import deb_member, fetch, system_file
+from helmholtz.data.cache import cache_dir as default_cache_dir
+from helmholtz.data.cache import write_json
+from helmholtz.data.download import deb_member, fetch, system_file
 from helmholtz.errors import UsageError
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")

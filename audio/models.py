@@ -18,7 +18,7 @@ from helmholtz import REPO
 from helmholtz.backend import keras, tf
 from helmholtz.errors import UsageError, cli_main
 from keras.src.utils.tracking import DotNotTrackScope
-from helmholtz.paras import paras_path as _paras_path, summary_text, write_model_summaries  # noqa: F401
+from helmholtz.run.paras import paras_path as _paras_path, summary_text, write_model_summaries  # noqa: F401
 
 layers = keras.layers
 

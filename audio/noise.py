@@ -1,12 +1,12 @@
 """Known sensor noise on audio: white Gaussian noise at an SNR of X dB against the clip's
 own RMS, added before any coding and rounded (and clipped) to 16-bit PCM. A clip gets
 the same draws at every SNR, bitrate and codec: they are seeded by its file's path
-within the source (helmholtz.sensor_noise)."""
+within the source (helmholtz.data.sensor_noise)."""
 import zlib
 
 import numpy as np
 
-from helmholtz.sensor_noise import standard_normal, unclipped_entropy
+from helmholtz.data.sensor_noise import standard_normal, unclipped_entropy
 
 FULL_SCALE = 32768  # 16-bit PCM steps per unit
 
@@ -15,7 +15,7 @@ def add_noise(samples, snr_db, key):
     """(noisy samples on the 16-bit grid, the noise's information in bits over the clip).
 
     The noise's sigma is RMS / 10^(X/20); its information is the entropy of the rounded
-    noise per sample (helmholtz.sensor_noise.unclipped_entropy, in PCM steps) times the
+    noise per sample (helmholtz.data.sensor_noise.unclipped_entropy, in PCM steps) times the
     samples: clipping at full scale is not counted (clips peak below it)."""
     samples = np.asarray(samples, np.float64)
     sigma = np.sqrt(np.mean(samples ** 2)) / 10 ** (snr_db / 20)

@@ -18,9 +18,9 @@ import numpy as np
 
 from audio import SPEC
 from audio import data as audio_data
-from helmholtz import codecs
+from helmholtz.data import codecs
 from helmholtz.errors import UsageError
-from helmholtz.splits import fixed_shuffle
+from helmholtz.run.splits import fixed_shuffle
 
 # ---------------------------------------------------------------- flags and settings
 

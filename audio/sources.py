@@ -39,8 +39,8 @@ import soundfile
 
 from audio import CLASSES, DEFAULT_DATASET, SAMPLE_RATE
 from audio.codec import resample
-from helmholtz.cache import cache_dir as default_cache_dir
-from helmholtz.download import fetch
+from helmholtz.data.cache import cache_dir as default_cache_dir
+from helmholtz.data.download import fetch
 from helmholtz.errors import UsageError
 
 TRAIN_FRACTION = 0.8  # per class, the original's int(n * 0.8)

@@ -5,11 +5,11 @@
 
 The original's protocol by default, its validation split included; `--fixed`
 the corrected one (audio/protocol.py says what each does). The run goes to
-its own folder (helmholtz/runs.py) and resumes there when started again.
+its own folder (helmholtz/run/layout.py) and resumes there when started again.
 """
 from audio import SPEC
 # The protocol's pieces, where the fidelity tests import them.
 from audio.protocol import hold_out, transform  # noqa: F401
-from helmholtz import trainer
+from helmholtz.run import trainer
 
 parse_args, main, command = trainer.script(SPEC, __doc__, __name__)

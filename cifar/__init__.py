@@ -16,7 +16,7 @@ NUM_CLASSES = 10
 OPTIMIZER = {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True,
              "decay_rate": 1e-6}
 
-# The codecs, one room (module) each, JPEG the default (helmholtz.codecs); PNG is the
+# The codecs, one room (module) each, JPEG the default (helmholtz.data.codecs); PNG is the
 # lossless reference of them all.
 CODECS = {"jpeg": "cifar.codec", "webp": "cifar.codec_webp", "avif": "cifar.codec_avif",
           "jxl": "cifar.codec_jxl", "jpeg2000": "cifar.codec_jpeg2000"}

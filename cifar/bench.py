@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from cifar import DEFAULT_LEVELS, SPEC
-from helmholtz.bench_machine import Clock, table
+from helmholtz.machine import Clock, table
 
 CIFAR_IMAGES = 60_000  # per level: 50,000 train + 10,000 test
 PARITY_QUALITY = 25
@@ -135,7 +135,7 @@ def training_race(images, labels, batches, variants):
     model, optimizer and augmentation, against plain Keras, which augments with
     its own layers; `batches` batches of the images, repeated as needed."""
     from helmholtz.backend import keras
-    from helmholtz.bench_training import Race, keras_baseline, ours, trainer_path
+    from helmholtz.bench.training import Race, keras_baseline, ours, trainer_path
     from helmholtz.cli import resolve_precision
     path = trainer_path(SPEC, {"source_channels": int(images.shape[-1])})
     idx = np.arange(batches * path.batch_size) % len(images)
@@ -174,7 +174,7 @@ def parity_argv(model, n_train, n_test, epochs, data_path, cache_dir):
 def prepare_parity(argv):
     """Build the parity runs' data caches as the trainer reads them, now: compression
     forks workers, which must happen before TensorFlow starts its threads."""
-    from helmholtz import trainer
+    from helmholtz.run import trainer
     args = trainer.parse_args(SPEC, argv)
     for split in ("train", "test"):
         SPEC.read_split(args, args.level, split)
@@ -182,8 +182,8 @@ def prepare_parity(argv):
 
 def bench_parity(argv, seeds):
     """cifar/train.py on Fashion-MNIST at quality 25, float32 (the default) vs mixed bfloat16."""
-    from helmholtz import trainer
-    from helmholtz.bench_parity import bench_parity as parity
+    from helmholtz.run import trainer
+    from helmholtz.bench.parity import bench_parity as parity
     from cifar import train
     args = trainer.parse_args(SPEC, argv)
     out = parity(train.main, argv, seeds,
@@ -208,7 +208,7 @@ def bench_codecs(images):
     (encode + decode), and the time of the whole grid for 60,000 images; and from the CPU
     time per image in one process, that grid's time on this machine's cores when idle."""
     from cifar.codec import compress
-    from helmholtz import codecs
+    from helmholtz.data import codecs
     rows = []
     for name in SPEC.codecs:
         room = codecs.room(SPEC, name)

@@ -50,7 +50,7 @@ except ImportError:
     simplejpeg = None
 
 from cifar import DEFAULT_LEVELS
-from helmholtz.cache import parallel_map
+from helmholtz.data.cache import parallel_map
 from helmholtz.errors import UsageError
 
 LOSSLESS = "lossless"

@@ -36,10 +36,10 @@ from cifar import DATASETS, DEFAULT_DATASET, DEFAULT_LEVELS, SPEC
 from cifar.codec import codec_record, compress, parse_level
 from cifar.noise import add_noise, noise_bits
 from cifar.sources import SIZE, find_source
-from helmholtz.cache import cache_dir as default_cache_dir
-from helmholtz.cache import read_h5, write_h5
 from helmholtz.cli import Parser
-from helmholtz.codecs import NO_NOISE, add_flags as add_codec_flags, default_codec, level_tag, room
+from helmholtz.data.cache import cache_dir as default_cache_dir
+from helmholtz.data.cache import read_h5, write_h5
+from helmholtz.data.codecs import NO_NOISE, add_flags as add_codec_flags, default_codec, level_tag, room
 from helmholtz.errors import UsageError, cli_main
 
 CACHE_FORMAT = 3  # bump when the cache layout or the pipeline changes

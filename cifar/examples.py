@@ -17,11 +17,11 @@ import numpy as np
 from cifar import DATASETS, DEFAULT_DATASET, LEVEL_NAME
 from cifar import data as cifar_data
 from cifar.codec import LOSSLESS, parse_level
-from helmholtz.cache import atomic_path, cache_dir as default_cache_dir
 from helmholtz.cli import Parser, output_file, positive_int
-from helmholtz.outputs import writing
+from helmholtz.data.cache import atomic_path, cache_dir as default_cache_dir
 from helmholtz.errors import UsageError, cli_main
-from helmholtz.runs import level_dir
+from helmholtz.run.layout import level_dir
+from helmholtz.run.outputs import writing
 
 CLASS_NAMES = {
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",

@@ -63,5 +63,5 @@ def build_model(name, fixed=False, input_shape=(32, 32, 3)):
 
 if __name__ == "__main__":
     from helmholtz.errors import cli_main
-    from helmholtz.paras import write_model_summaries
+    from helmholtz.run.paras import write_model_summaries
     cli_main(lambda: write_model_summaries(MODELS, build_model, PARAS_DIR))

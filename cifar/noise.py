@@ -1,9 +1,9 @@
 """Known sensor noise on images: Gaussian noise of sigma grey levels (8-bit), rounded and
 clipped to 0..255, added to the upright source before any coding. Example i of a split
-gets the same draws at every sigma, level and codec (helmholtz.sensor_noise)."""
+gets the same draws at every sigma, level and codec (helmholtz.data.sensor_noise)."""
 import numpy as np
 
-from helmholtz.sensor_noise import entropy_table, standard_normal
+from helmholtz.data.sensor_noise import entropy_table, standard_normal
 
 SPLIT_KEYS = {"train": 0, "test": 1}
 
@@ -20,7 +20,7 @@ def add_noise(images, sigma, split):
 
 def noise_bits(images, sigma):
     """The noise's information per image in bits: the entropy of each noisy pixel given
-    the clean one (its formula in helmholtz.sensor_noise), summed over the pixels, mean
+    the clean one (its formula in helmholtz.data.sensor_noise), summed over the pixels, mean
     over the images."""
     counts = np.bincount(np.asarray(images, np.uint8).ravel(), minlength=256)
     return float(counts @ entropy_table(sigma, 0, 255) / max(len(images), 1))

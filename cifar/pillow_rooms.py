@@ -29,7 +29,7 @@ def contract(feature, name, format, library, setting):
     `feature` is Pillow's name of the codec library (features.check), `name` the codec's
     as messages give it, `library` the library's as config.json records its version,
     `setting(quality)` Pillow's save options at a quality. Raises ImportError (the
-    codec unavailable: helmholtz.codecs.room) where this Pillow lacks the library."""
+    codec unavailable: helmholtz.data.codecs.room) where this Pillow lacks the library."""
     require(feature, name)
 
     def version():

@@ -13,9 +13,9 @@ set used once at the end.
 """
 from cifar import DATASETS, DEFAULT_DATASET, OPTIMIZER, SPEC
 from cifar import data as cifar_data
-from helmholtz import codecs
 from helmholtz.cli import non_negative_float, positive_float
-from helmholtz.splits import fixed_shuffle
+from helmholtz.data import codecs
+from helmholtz.run.splits import fixed_shuffle
 
 # ---------------------------------------------------------------- flags and settings
 

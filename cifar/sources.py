@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-from helmholtz.cache import cache_dir as default_cache_dir
-from helmholtz.download import GZIP_CONTENT, fetch, system_file
+from helmholtz.data.cache import cache_dir as default_cache_dir
+from helmholtz.data.download import GZIP_CONTENT, fetch, system_file
 from helmholtz.errors import UsageError
 
 SIZE = 32  # every image is SIZE x SIZE
@@ -140,7 +140,7 @@ def _download_and_read(dest):
 
 
 def _download(dest):
-    """Fetch the official archive (helmholtz.download: MD5 checked before it is kept)."""
+    """Fetch the official archive (helmholtz.data.download: MD5 checked before it is kept)."""
     fetch(CIFAR_URL, f"md5:{CIFAR_MD5}", dest, size="170 MB",
           fix=f"fetch {CIFAR_URL} yourself and pass it with --data PATH "
               "(or put it in ~/.keras/datasets/)")

@@ -5,12 +5,12 @@
 
 The original's protocol by default, quirks included; `--fixed` the corrected
 one (cifar/protocol.py says what each does). The run goes to its own folder
-(helmholtz/runs.py) and resumes there when started again.
+(helmholtz/run/layout.py) and resumes there when started again.
 """
 from cifar import SPEC
 # The protocol's pieces, where the fidelity tests import them.
 from cifar.protocol import draw_augmentation, make_transform, shift_and_flip  # noqa: F401
-from helmholtz import trainer
+from helmholtz.run import trainer
 
 parse_args, main, command = trainer.script(SPEC, __doc__, __name__)
 

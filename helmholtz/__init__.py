@@ -1,10 +1,13 @@
 """Shared core of the Helmholtz-DL reproduction.
 
 Everything the domains of the study (the image and the audio half, each a
-package with a SPEC: helmholtz/domain.py) do the same way lives here: the
-trainer, run folders, the training loop, caches, metrics, the noise-bits
-analysis, sweeps and the report. A domain never imports the other, and the
-core names none.
+package with a SPEC: helmholtz/domain.py) do the same way lives here, one
+sub-package per job, in this order: data (caches, downloads, codecs), run (the
+trainer, run folders, the training loop, metrics), sweep, analysis (the
+noise-bits statistics and verdicts), report, bench. A module imports from the
+top level and from its own job or the jobs before it, never after; only the
+commands (helmholtz/commands.py) reach every job. A domain never imports the
+other, and the core names none.
 """
 from pathlib import Path
 

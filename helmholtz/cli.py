@@ -122,7 +122,7 @@ def output_file(path, what="a PNG file"):
 
 
 def trainer_parser(description, batch_size, num_epoch=NUM_EPOCH):
-    """The flags every trainer has (helmholtz.trainer adds the level and the domain's)."""
+    """The flags every trainer has (helmholtz.run.trainer adds the level and the domain's)."""
     p = Parser(description=description)
     p.add_argument("--setting", type=int, default=0,
                    help="model by number, 0..5; 0 is the model the paper swept over every level")

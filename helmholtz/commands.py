@@ -30,19 +30,19 @@ def collect_main(argv=None):
     in; a seed run twice in one experiment, or a run with non-finite numbers,
     gets a warning line on stderr.
     """
-    from helmholtz import analysis, verdicts
+    from helmholtz.analysis import paired, verdicts
     from helmholtz.cli import Parser
-    from helmholtz.outputs import writing
-    from helmholtz.report import add_test_flags
-    from helmholtz.results import collect, is_results_table, summary_text, write_results
-    from helmholtz.tidy import long_path, write_long
+    from helmholtz.run.outputs import writing
+    from helmholtz.report.write import add_test_flags
+    from helmholtz.analysis.results import collect, is_results_table, summary_text, write_results
+    from helmholtz.report.tidy import long_path, write_long
 
     parser = Parser(description=collect_main.__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
     parser.add_argument("--out", help="where to write the table (default <root>/results.csv)")
     add_test_flags(parser)
     args = parser.parse_args(argv)
-    analysis.check_options(args.margin)
+    paired.check_options(args.margin)
     out = Path(args.out or Path(args.root) / "results.csv")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'results.csv'}")
@@ -53,7 +53,7 @@ def collect_main(argv=None):
             print(f"warning: {line}", file=sys.stderr)
         write_results(results, out)
         long = write_long(results, long_path(out))  # one row per run and test level
-    models, _ = analysis.tests_table(results, args.margin, n_boot=args.n_boot)
+    models, _ = paired.tests_table(results, args.margin, n_boot=args.n_boot)
     print(summary_text(results, problems, warnings, args.root, verdicts.tests_summary(models)))
     print(f"wrote {out} and {long}")
 
@@ -73,7 +73,7 @@ def report_main(argv=None):
     level grid; last the runs not averaged in. docs/method.md states the method.
     """
     from helmholtz.cli import Parser
-    from helmholtz.report import add_test_flags, write_report
+    from helmholtz.report.write import add_test_flags, write_report
 
     parser = Parser(description=report_main.__doc__.split("\n\n")[0])
     parser.add_argument("root", help="log folder holding the run folders, e.g. logs/")
@@ -92,12 +92,12 @@ def report_main(argv=None):
 
 
 def sweep():
-    from helmholtz.sweep import main
+    from helmholtz.sweep.grid import main
     return cli_main(main)
 
 
 def slurm():
-    from helmholtz.slurm import main
+    from helmholtz.sweep.slurm import main
     return cli_main(main)
 
 
@@ -110,7 +110,7 @@ def report():
 
 
 def tensorboard():
-    from helmholtz.tensorboard import main
+    from helmholtz.report.tensorboard import main
     return cli_main(main)
 
 

@@ -2,7 +2,7 @@
 domain package's __init__.py.
 
 The core learns everything it needs about a domain from its spec: the trainer
-(helmholtz.trainer) its flags, data, model and optimizer; the sweep its levels
+(helmholtz.run.trainer) its flags, data, model and optimizer; the sweep its levels
 and models; the report its level's label. The core finds a spec by importing
 the package named on a command line or in a config.json (`load`), so it never
 names a domain itself.
@@ -53,7 +53,7 @@ class Domain:
     libraries: tuple = ()     # modules whose versions config.json records (when loaded)
     run_flags: tuple = ()     # flags that do not change what a run computes: not recorded
     trainer: str = "train.py"  # the domain's training script, in its folder
-    # Codecs (helmholtz.codecs): name -> the module of its room, the default first.
+    # Codecs (helmholtz.data.codecs): name -> the module of its room, the default first.
     codecs: dict = field(default_factory=dict)
     level_short: str = "{}"   # a level in a codec's folder name: "q{}" gives webp_q50
     sensor_noise: tuple = (0.0, 0.0, "")  # --sensor_noise's range and unit

@@ -18,7 +18,7 @@ One run measures, side by side on the same machine:
   level of its grid, on all cores as the data steps build caches: images (clips)
   per second, encode + decode, and for images the time of the whole grid for
   60,000 images (target: 10 minutes on 2 cores for each).
-- train (helmholtz/bench_training.py, contestants from cifar/ and audio/bench.py):
+- train (helmholtz/bench/training.py, contestants from cifar/ and audio/bench.py):
   samples per second of our train.py path (train_batches + model.fit, float32,
   the default) against a plain Keras 3 baseline (model.fit on numpy, float32),
   for all-cnns (batch 128; the baseline augments with RandomTranslation +
@@ -27,7 +27,7 @@ One run measures, side by side on the same machine:
   with Keras 2.1.5's moving statistics). Repeats interleave (A B A B); the
   first step of every fit call is excluded; medians are reported, with the
   FLOP/s reached against an estimate of the CPU's peak and a matmul's.
-- parity (helmholtz/bench_parity.py): short real cifar/train.py runs on a
+- parity (helmholtz/bench/parity.py): short real cifar/train.py runs on a
   Fashion-MNIST subset, float32 (the default) against mixed bfloat16, a few
   seeds each: whether bf16 reaches float32's accuracy within the spread over
   seeds. A quick look only: the reference study decides whether bf16 changes
@@ -43,10 +43,10 @@ import time
 from pathlib import Path
 
 from helmholtz import REPO
-from helmholtz.bench_machine import LOAD_SHARED, cpu_info, load_average, table
-from helmholtz.cache import write_json
 from helmholtz.cli import Parser
+from helmholtz.data.cache import write_json
 from helmholtz.errors import UsageError, cli_main
+from helmholtz.machine import LOAD_SHARED, cpu_info, load_average, table
 
 SECTIONS = ("data", "audio", "codecs", "train", "parity")
 SCALES = ("full", "quick", "smoke")
@@ -179,7 +179,7 @@ def main(argv=None):
                                               args.parity_epochs, args.data, args.cache_dir)
         cifar_bench.prepare_parity(parity_argv)
     if "train" in sections:
-        from helmholtz.bench_training import bench_training
+        from helmholtz.bench.training import bench_training
         batches = max(args.steps + 1, 8)  # enough for whole executions of 4 steps
         races = [cifar_bench.training_race(images, labels, batches, args.variants),
                  audio_bench.training_race(clips, clip_labels, classes, batches, args.variants)]

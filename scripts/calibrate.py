@@ -7,7 +7,7 @@
 Prints one line per check (nominal, measured, Monte-Carlo error, ok), then the
 negative controls: deliberately broken variants that the suite must flag.
 Exits 1 when a check fails or a negative control goes unflagged.
-helmholtz/calibration.py says what is simulated; docs/method.md has the
+helmholtz/analysis/calibration.py says what is simulated; docs/method.md has the
 full run's table.
 """
 import argparse
@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helmholtz import calibration  # noqa: E402
-from helmholtz.cache import write_text  # noqa: E402
+from helmholtz.analysis import calibration  # noqa: E402
 from helmholtz.cli import positive_int  # noqa: E402
+from helmholtz.data.cache import write_text  # noqa: E402
 from helmholtz.errors import UsageError, cli_main  # noqa: E402
 
 

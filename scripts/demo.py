@@ -63,7 +63,7 @@ def step(title, command):
 
 def main(argv=None):
     args = parse_args(argv)
-    from helmholtz.report import check_report_folder
+    from helmholtz.report.write import check_report_folder
     check_report_folder(args.out)  # now, not after the runs
     py, t0 = sys.executable, time.time()
     sweep = [py, "scripts/sweep.py"]

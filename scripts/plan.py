@@ -10,7 +10,7 @@ every seed shares, a group's in one run), prints for each model the power to
 show a level truly --delta from the reference non-inferior within --margin
 over a grid of seeds x test examples (in groups of the pilot's size), and the
 cheapest design (fewest seeds, then fewest examples) that reaches --power.
-helmholtz/planner.py states the model; helmholtz/calibration.py checks it.
+helmholtz/analysis/planner.py states the model; helmholtz/analysis/calibration.py checks it.
 """
 import argparse
 import sys
@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helmholtz import analysis, planner, stats  # noqa: E402
+from helmholtz.analysis import paired, planner, stats  # noqa: E402
+from helmholtz.analysis.results import collect  # noqa: E402
 from helmholtz.errors import UsageError, cli_main  # noqa: E402
-from helmholtz.results import collect  # noqa: E402
 
 
 def numbers(kind):
@@ -63,14 +63,14 @@ def pilot_components(root):
     compressed level: the seed part the mean over the model's compressed levels (a few
     seeds tell it poorly; every level's difference tells it again), the group parts the
     first compressed level's."""
-    runs = analysis.complete_runs(collect(root)[0])
+    runs = paired.complete_runs(collect(root)[0])
     found = []
-    for key in analysis.model_groups(runs):
-        model_runs = analysis.select(runs, key)
-        ref, *others = analysis.tested_levels(model_runs)
+    for key in paired.model_groups(runs):
+        model_runs = paired.select(runs, key)
+        ref, *others = paired.tested_levels(model_runs)
         try:
-            correct, seeds, _, groups, _ = analysis.paired_correctness(model_runs, [ref, *others])
-        except analysis.NotPaired:
+            correct, seeds, _, groups, _ = paired.paired_correctness(model_runs, [ref, *others])
+        except paired.NotPaired:
             continue
         if len(seeds) < 2 or not others:
             continue
@@ -78,9 +78,9 @@ def pilot_components(root):
         # The first compressed level's groups: near the reference, as a level near the margin.
         parts = planner.Components(float(np.mean([c.seed for c in each])), each[0].shared,
                                    each[0].run, each[0].group_size)
-        levels = ", ".join(analysis.format_level(lv) for lv in others)
+        levels = ", ".join(paired.format_level(lv) for lv in others)
         found.append((f"{key[1]} / {key[2]} (experiment {key[0]}), {key[3]}: {levels} vs "
-                      f"{analysis.format_level(ref)}, {len(seeds)} seeds x {correct.shape[2]} examples",
+                      f"{paired.format_level(ref)}, {len(seeds)} seeds x {correct.shape[2]} examples",
                       parts))
     if not found:
         raise UsageError(f"no model under {root} has complete runs of 2 or more seeds at two levels; "

@@ -6,7 +6,7 @@ Runs of older code recorded no groups, so a bootstrap of their records drew
 the 12 effect versions of a note as if they were independent clips. The
 generated set's file names follow from its seed and size alone
 (audio/generate.py), and so do its split (audio/sources.py) and the fixed
-shuffle of the test clips (helmholtz/trainer.py): this rebuilds the test
+shuffle of the test clips (helmholtz/run/trainer.py): this rebuilds the test
 clips of every run in the order its predictions.npz holds them, checks them
 against the labels recorded there (a run of other data stops the script,
 nothing written), and writes the file again with `group` added. Nothing is
@@ -25,10 +25,10 @@ from audio import CLASSES  # noqa: E402
 from audio.generate import NOTE_FILE, draw_setting  # noqa: E402
 from audio.protocol import note_groups  # noqa: E402
 from audio.sources import DEFAULT_SEED, split_items  # noqa: E402
-from helmholtz.cache import atomic_path  # noqa: E402
+from helmholtz.data.cache import atomic_path  # noqa: E402
 from helmholtz.errors import UsageError, cli_main  # noqa: E402
-from helmholtz.runs import CONFIG, PREDICTIONS, read_json  # noqa: E402
-from helmholtz.splits import fixed_shuffle  # noqa: E402
+from helmholtz.run.layout import CONFIG, PREDICTIONS, read_json  # noqa: E402
+from helmholtz.run.splits import fixed_shuffle  # noqa: E402
 
 
 def generated_test_clips(clips_per_class, seed=DEFAULT_SEED):

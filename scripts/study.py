@@ -36,10 +36,11 @@ from pathlib import Path
 
 import audio
 import cifar
-from helmholtz import REPO, sweep
+from helmholtz import REPO
 from helmholtz.cli import Parser, folder_problem, positive_float, positive_int, seed_value
 from helmholtz.errors import UsageError, cli_main
-from helmholtz.runs import find_runs
+from helmholtz.run.layout import find_runs
+from helmholtz.sweep import grid
 
 STUDY = REPO / "docs" / "results" / "study"
 PARTS = ("image", "audio", "controls", "bf16")
@@ -227,11 +228,11 @@ def part_steps(part, args):
 def sweep_runs(step):
     """(runs to do, complete runs) of a sweep step, as the sweep itself plans and judges
     them; its pass-through flags are parsed by train.py's parser, as the sweep does."""
-    args, passed = sweep.parse_args(step.command[2:])
-    runs = sweep.plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
+    args, passed = grid.parse_args(step.command[2:])
+    runs = grid.plan(args.domain, args.grid, args.seeds, args.levels, args.models, args.log_dir,
                       passed, args.python, args.trainer)
-    sweep.check_pass_through(args.domain, runs[0])
-    return sweep.split_complete(runs, passed)
+    grid.check_pass_through(args.domain, runs[0])
+    return grid.split_complete(runs, passed)
 
 
 def assess(steps):
@@ -308,7 +309,7 @@ def dry_run(plan):
             if step.kind == "sweep":
                 argv = step.command[2:]
                 cut = argv.index("--")
-                sweep.main([*argv[:cut], "--dry_run", *argv[cut:]])  # the sweep's own listing
+                grid.main([*argv[:cut], "--dry_run", *argv[cut:]])  # the sweep's own listing
             elif step.output is not None and step.output.exists():
                 print(f"complete: {step.output}")
     sys.stdout.flush()
@@ -338,7 +339,7 @@ def run(plan, args):
     print(f"\nstudy finished; report: {Path(args.out) / 'report.md'}")
     for line in failed:
         print(f"FAILED {line}; the sweep's failures are listed above with their logs "
-              f"({Path(args.log_dir) / sweep.LOG_FOLDER})", file=sys.stderr)
+              f"({Path(args.log_dir) / grid.LOG_FOLDER})", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -371,7 +372,7 @@ def parse_args(argv=None):
     problem = folder_problem(args.out, writable=True)
     if problem:
         raise UsageError(f"--out {args.out}: {problem}; choose another folder")
-    from helmholtz.report import check_report_folder
+    from helmholtz.report.write import check_report_folder
     check_report_folder(args.out)  # now, not after hours of runs
     args.log_dir, args.cache_dir = Path(args.log_dir).absolute(), Path(args.cache_dir).absolute()
     return args

@@ -22,8 +22,8 @@ from filelock import Timeout
 
 import audio
 import cifar
-from helmholtz import runs
-from helmholtz.runs import CONFIG, HISTORY, HISTORY_COLUMNS, RESULT, is_complete, run_dir
+from helmholtz.run import layout
+from helmholtz.run.layout import CONFIG, HISTORY, HISTORY_COLUMNS, RESULT, is_complete, run_dir
 
 p = argparse.ArgumentParser()
 level_flag = p.add_mutually_exclusive_group(required=True)
@@ -62,11 +62,11 @@ for handled in (signal.SIGINT, signal.SIGTERM):
         signal.signal(handled, record_signal)
 
 folder.mkdir(parents=True, exist_ok=True)
-lock = runs.run_lock(folder)
+lock = layout.run_lock(folder)
 try:
     lock.acquire()
 except Timeout:
-    print(f"error: {folder} is being trained by {runs.lock_holder(folder)}", file=sys.stderr)
+    print(f"error: {folder} is being trained by {layout.lock_holder(folder)}", file=sys.stderr)
     sys.exit(2)
 
 start = time.time()

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from helmholtz import analysis, grids, stats, verdicts
+from helmholtz.analysis import grids, paired, stats, verdicts
+from helmholtz.analysis.results import collect
 from helmholtz.errors import UsageError
-from helmholtz.results import collect
 from helpers import write_history
 
 BITS = {1: 1_000, 5: 2_000, 10: 3_000, 25: 5_000, 50: 7_000, 100: 12_000, "lossless": 24_000}
@@ -37,11 +37,11 @@ def flat_then_dropping(last_flat):
 
 
 def test_level_order_ints_ascending_lossless_last():
-    assert analysis.sorted_levels(["lossless", "100", 5, 25, "1"]) == [1, 5, 25, 100, "lossless"]
+    assert paired.sorted_levels(["lossless", "100", 5, 25, "1"]) == [1, 5, 25, 100, "lossless"]
 
 
 def test_rate_accuracy_table_orders_levels_and_averages_seeds():
-    rate = analysis.rate_accuracy(results_of({"lossless": [0.8, 0.9], 100: [0.7, 0.7, 0.7], 5: 0.5}))
+    rate = paired.rate_accuracy(results_of({"lossless": [0.8, 0.9], 100: [0.7, 0.7, 0.7], 5: 0.5}))
     assert list(rate["level"]) == [5, 100, "lossless"]
     assert list(rate["n"]) == [1, 3, 2]
     assert list(rate["bits_per_sample"]) == [BITS[5], BITS[100], BITS["lossless"]]
@@ -54,7 +54,7 @@ def test_results_read_back_from_csv_give_the_same_answer(tmp_path):
     runs = results_of(flat_then_dropping(25))
     runs.to_csv(tmp_path / "results.csv", index=False)
     back = pd.read_csv(tmp_path / "results.csv", dtype={"level": str, "experiment": str})
-    assert analysis.rate_accuracy(back).equals(analysis.rate_accuracy(runs))
+    assert paired.rate_accuracy(back).equals(paired.rate_accuracy(runs))
 
 
 def test_train_test_grid_averages_seeds_and_fills_the_diagonal():
@@ -79,7 +79,7 @@ def test_no_grid_without_cross_level_tests():
                                      dict(margin=float("nan")), dict(metric="loss")])
 def test_bad_options_are_usage_errors(options):
     with pytest.raises(UsageError):
-        analysis.check_options(**options)
+        paired.check_options(**options)
 
 
 def test_runs_of_other_experiments_are_never_pooled():
@@ -87,7 +87,7 @@ def test_runs_of_other_experiments_are_never_pooled():
     # n counts one experiment's seeds, and each gets its own noise bits.
     one = results_of(flat_then_dropping(25), experiment="aaaaaaaaaaaa")
     other = results_of({level: 0.3 for level in BITS}, experiment="bbbbbbbbbbbb")
-    rate = analysis.rate_accuracy(pd.concat([one, other], ignore_index=True))
+    rate = paired.rate_accuracy(pd.concat([one, other], ignore_index=True))
     assert len(rate) == 2 * len(BITS) and set(rate["n"]) == {1}
     lossless = rate[rate["level"] == "lossless"].set_index("experiment")["accuracy_mean"]
     assert lossless.to_dict() == pytest.approx({"aaaaaaaaaaaa": 0.8, "bbbbbbbbbbbb": 0.3})
@@ -97,7 +97,7 @@ def test_excluded_runs_are_not_averaged():
     runs = pd.concat([results_of({25: 0.8, "lossless": 0.8}),
                       results_of({25: 0.1}).assign(seed=5, excluded="non-finite loss")],
                      ignore_index=True)
-    rate = analysis.rate_accuracy(runs)
+    rate = paired.rate_accuracy(runs)
     assert rate.set_index("level").loc[25, "n"] == 1
     assert rate.set_index("level").loc[25, "accuracy_mean"] == pytest.approx(0.8)
 
@@ -105,7 +105,7 @@ def test_excluded_runs_are_not_averaged():
 def test_a_table_without_experiments_is_refused():
     old = results_of({25: 0.8, "lossless": 0.8}).drop(columns="experiment")
     with pytest.raises(UsageError, match="collect the run folders again"):
-        analysis.rate_accuracy(old)
+        paired.rate_accuracy(old)
 
 
 # ---------------------------------------------------------------- paired tests on run folders
@@ -140,7 +140,7 @@ def write_runs(root, curve, seeds=(0, 1, 2), model="all-cnns", payload=True, rea
 
 
 def paired_tests(root, **options):
-    models, levels = analysis.tests_table(collect(root)[0], n_boot=500, **options)
+    models, levels = paired.tests_table(collect(root)[0], n_boot=500, **options)
     return models.set_index("model"), levels
 
 
@@ -262,7 +262,7 @@ def test_a_model_at_one_level_has_nothing_to_compare(tmp_path):
 
 def test_confusion_matrices_sum_the_seeds(tmp_path):
     root = write_runs(tmp_path, {5: 0.7, "lossless": 0.85}, seeds=(0, 1))
-    runs = analysis.complete_runs(collect(root)[0])
+    runs = paired.complete_runs(collect(root)[0])
     matrices = grids.confusions(runs, ["lossless", 5], 12)
     assert list(matrices) == ["lossless", 5] and matrices[5].shape == (12, 12)
     assert matrices[5].sum() == 2 * EXAMPLES

@@ -13,7 +13,7 @@ from audio import MODELS, SAMPLE_RATE
 from audio import data
 from audio.codec import mp3_roundtrip
 from audio.train import hold_out
-from helmholtz.sweep import grid_points
+from helmholtz.sweep.grid import grid_points
 
 SR = SAMPLE_RATE
 ORIGINAL = Path(__file__).resolve().parents[2] / "shared" / "original" / "audio"

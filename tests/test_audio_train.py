@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helmholtz import trainer
-from helmholtz.runs import experiment_key
+from helmholtz.run import trainer
+from helmholtz.run.layout import experiment_key
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "audio" / "train.py"

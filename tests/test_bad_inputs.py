@@ -120,7 +120,7 @@ PROCESS_CASES = [
 
 HOLD_LOCK = """
     import sys, time
-    from helmholtz.runs import run_lock
+    from helmholtz.run.layout import run_lock
     lock = run_lock(sys.argv[1]); lock.acquire()
     print("ready", flush=True); time.sleep(600)
 """
@@ -131,7 +131,7 @@ def cifar_config(folder):
     the settings its main() opens the run folder with."""
     import json
     import cifar.train
-    from helmholtz import trainer
+    from helmholtz.run import trainer
 
     def record(folder, settings, *args):
         raise SystemExit(json.dumps({**settings, "code_family": 2, "versions": {}}))

@@ -1,5 +1,5 @@
 """The baseline as a record (audio/baseline.py --json) and as the report shows it
-(helmholtz/baselines.py), with the example figures the report folder holds."""
+(helmholtz/report/baselines.py), with the example figures the report folder holds."""
 import json
 
 import numpy as np
@@ -8,8 +8,8 @@ import soundfile
 
 from audio import SAMPLE_RATE
 from audio import baseline
-from helmholtz.baselines import baseline_section, example_figures
 from helmholtz.errors import cli_main
+from helmholtz.report.baselines import baseline_section, example_figures
 
 KEYS = {"name", "level", "accuracy", "test_size", "train_size", "classes", "confusion"}
 

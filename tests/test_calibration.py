@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from helmholtz import REPO, calibration
+from helmholtz import REPO
+from helmholtz.analysis import calibration
 
 
 def test_quick_calibration_passes_and_flags_every_broken_variant(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cifar import codec, data, sources
-from helmholtz.cache import read_record, write_h5
+from helmholtz.data.cache import read_record, write_h5
 from helmholtz.errors import UsageError, cli_main
 from helpers import cifar_members, write_cifar_archive, write_cifar_folder
 

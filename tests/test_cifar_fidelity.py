@@ -84,7 +84,7 @@ def test_training_sees_the_transposed_decoded_images_and_fixed_the_upright_ones(
 
 def test_scaling_is_the_originals_float32_of_a_float64_division():
     import tensorflow as tf
-    from helmholtz.training import eval_batches
+    from helmholtz.run.training import eval_batches
     values = np.repeat(np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1), 3, axis=-1)
     expected = original_float(values)
     transform = cifar_train.make_transform(3)

@@ -5,7 +5,7 @@ import pytest
 from cifar import MODELS
 from cifar.models import PARAMS, PARAS_DIR, build_model
 from helmholtz.backend import keras
-from helmholtz.paras import paras_path, summary_text
+from helmholtz.run.paras import paras_path, summary_text
 
 
 @pytest.mark.parametrize("name", MODELS)

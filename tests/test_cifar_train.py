@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helmholtz.runs import experiment_key
+from helmholtz.run.layout import experiment_key
 from helpers import write_fashion_subset
 
 REPO = Path(__file__).resolve().parents[1]

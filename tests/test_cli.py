@@ -8,8 +8,10 @@ import pytest
 
 from audio import SPEC as AUDIO
 from cifar import SPEC as CIFAR
-from helmholtz import REPO, sweep, trainer
+from helmholtz import REPO
 from helmholtz.cli import DEFAULT_SEED, DefaultsFormatter
+from helmholtz.run import trainer
+from helmholtz.sweep import grid
 
 
 def flag_help(parser):
@@ -23,13 +25,13 @@ def flag_help(parser):
 def sweep_parser(monkeypatch):
     """The sweep's parser, caught as parse_args builds it."""
     built = []
-    real = sweep.Parser.parse_args
+    real = grid.Parser.parse_args
 
     def catch(self, *args, **kwargs):
         built.append(self)
         return real(self, *args, **kwargs)
-    monkeypatch.setattr(sweep.Parser, "parse_args", catch)
-    sweep.parse_args(["cifar", "--dry_run"])
+    monkeypatch.setattr(grid.Parser, "parse_args", catch)
+    grid.parse_args(["cifar", "--dry_run"])
     return built[0]
 
 
@@ -48,9 +50,9 @@ def test_every_flag_says_what_it_does_and_its_default(name, monkeypatch):
 def test_single_runs_and_sweeps_share_the_seed_default(monkeypatch):
     assert DEFAULT_SEED == 0
     assert trainer.parse_args(CIFAR, []).seed == trainer.parse_args(AUDIO, []).seed == DEFAULT_SEED
-    args, _ = sweep.parse_args(["audio", "--dry_run"])
+    args, _ = grid.parse_args(["audio", "--dry_run"])
     assert args.seeds == [DEFAULT_SEED]
-    assert {r.seed for r in sweep.plan("audio", log_dir="logs")} == {DEFAULT_SEED}
+    assert {r.seed for r in grid.plan("audio", log_dir="logs")} == {DEFAULT_SEED}
 
 
 def test_a_listing_cut_short_by_its_reader_ends_quietly():

@@ -14,9 +14,9 @@ import audio.train
 import cifar
 import cifar.train
 from cifar.codec import compress
-from helmholtz import codecs
+from helmholtz.data import codecs
 from helmholtz.errors import UsageError
-from helmholtz.report import write_report
+from helmholtz.report.write import write_report
 from helpers import read_idx, write_history
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def test_a_run_tests_its_best_checkpoint_on_the_other_codecs_data(fashion_folder
     # The predictions are the best checkpoint's on each codec's decoded images, fed as the
     # trainer feeds them (a fraction of 255, grey as three channels), in the fixed test order.
     from helmholtz.backend import keras
-    from helmholtz.splits import fixed_shuffle
+    from helmholtz.run.splits import fixed_shuffle
     best = keras.models.load_model(folder / "best.keras")
     order = fixed_shuffle(len(images))
     for name in ("jpeg", "avif"):

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from helmholtz.report import write_report
+from helmholtz.report.write import write_report
 from helpers import write_history
 
 EXAMPLES = 400

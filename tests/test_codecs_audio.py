@@ -6,7 +6,7 @@ import pytest
 import scipy.signal
 
 from audio import SPEC
-from helmholtz import codecs
+from helmholtz.data import codecs
 from helmholtz.errors import UsageError
 
 SR = 44100

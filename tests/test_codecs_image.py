@@ -11,7 +11,7 @@ import pytest
 from cifar import SPEC
 from cifar.codec import compress, png_payload
 from cifar.sources import find_source
-from helmholtz import codecs
+from helmholtz.data import codecs
 from helmholtz.errors import UsageError
 
 OTHERS = [name for name in SPEC.codecs if name != "jpeg"]
@@ -115,7 +115,7 @@ def test_run_folders_name_the_codec_with_the_level_and_the_default_stays():
 
 def recorded(argv):
     import cifar.train
-    from helmholtz import trainer
+    from helmholtz.run import trainer
     args = cifar.train.parse_args(argv)
     settings = trainer.settings(SPEC, args)
     return settings, trainer.folder(SPEC, args, settings)
@@ -140,10 +140,10 @@ def test_a_missing_codec_library_is_one_clear_line(monkeypatch):
 
 
 def test_a_sweep_of_a_codec_runs_its_grid_into_folders_that_name_it(tmp_path):
-    from helmholtz import sweep
-    runs = sweep.plan("cifar", models=["all-cnns"], log_dir=tmp_path,
+    from helmholtz.sweep import grid
+    runs = grid.plan("cifar", models=["all-cnns"], log_dir=tmp_path,
                       train_args=["--codec", "avif", "--sensor_noise", "4"])
     assert [r.level for r in runs] == list(codecs.room(SPEC, "avif").LEVELS)
     assert runs[0].folder.parent.name == "avif_q1_noise4" and "--codec" in runs[0].command
     with pytest.raises(UsageError, match="unknown codec 'heif'"):
-        sweep.parse_args(["cifar", "--codec", "heif", "--log_dir", str(tmp_path)])
+        grid.parse_args(["cifar", "--codec", "heif", "--log_dir", str(tmp_path)])

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from helmholtz import contrasts
-from helmholtz.results import collect
+from helmholtz.analysis import contrasts
+from helmholtz.analysis.results import collect
 from helpers import write_history
 
 EXAMPLES = 4000

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helmholtz.results import collect
+from helmholtz.analysis.results import collect
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ from audio import generate as audio_generate
 from audio import sources as audio_sources
 from cifar import sources as cifar_sources
 from helmholtz import REPO
-from helmholtz.download import MIRROR, NO_SYSTEM_DATA
+from helmholtz.data.download import MIRROR, NO_SYSTEM_DATA
 from helmholtz.errors import UsageError, cli_main
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

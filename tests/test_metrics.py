@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helmholtz.metrics import (best10_accuracy, convergence_epoch, paper_accuracy,
-                               paper_convergence_index0)
-from helmholtz.results import collect
+from helmholtz.analysis.results import collect
+from helmholtz.run.metrics import (best10_accuracy, convergence_epoch, paper_accuracy,
+                                   paper_convergence_index0)
 from helpers import write_history
 
 # audio/logs/collect.py, the command it hands to os.system, for one history file

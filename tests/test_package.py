@@ -15,6 +15,9 @@ from helmholtz import REPO
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PACKAGES = PYPROJECT["tool"]["setuptools"]["packages"]
+TOP_PACKAGES = {p.split(".")[0] for p in PACKAGES}
+# The core's jobs, in the order they may import each other (helmholtz/__init__.py).
+JOBS = ["data", "run", "sweep", "analysis", "report", "bench"]
 # Pins used without an import of their own.
 USED_INDIRECTLY = {"soxr": "librosa's resampler, res_type='soxr_hq' (audio/codec.py)"}
 
@@ -38,13 +41,13 @@ def imported_modules(folders):
     """Top-level names of the modules imported anywhere in the .py files of `folders`."""
     names = set()
     for folder in folders:
-        for path in (REPO / folder).glob("*.py"):
+        for path in (REPO / folder.replace(".", "/")).glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Import):
                     names |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     names.add(node.module.split(".")[0])
-    return names - sys.stdlib_module_names - set(PACKAGES)
+    return names - sys.stdlib_module_names - TOP_PACKAGES
 
 
 def test_every_library_the_code_imports_is_pinned():
@@ -68,8 +71,64 @@ def test_every_pinned_library_is_used():
 
 
 def test_the_packages_are_the_folders_that_hold_one():
-    folders = {p.parent.name for p in REPO.glob("*/__init__.py")}
+    folders = {".".join(p.parent.relative_to(REPO).parts) for p in REPO.glob("**/__init__.py")
+               if p.parts[len(REPO.parts)] in TOP_PACKAGES}
     assert set(PACKAGES) == folders
+    assert {"helmholtz.run", "helmholtz.analysis"} <= folders  # the scan finds sub-packages
+
+
+def core_imports():
+    """(importing module, imported module, at module level?) for every import of this
+    project's packages in the core, as dotted names."""
+    modules = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (REPO / "helmholtz").rglob("*.py")}
+    edges = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and \
+                    node.module.split(".")[0] in TOP_PACKAGES:
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                           else node.module for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.split(".")[0] in TOP_PACKAGES]
+            else:
+                continue
+            edges += [(name, target, id(node) in top_level) for target in targets]
+    return modules, edges
+
+
+def job(module):
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in JOBS else None
+
+
+def test_the_core_imports_its_jobs_in_order_and_names_no_domain():
+    modules, edges = core_imports()
+    assert {job(m) for m in modules} == {None, *JOBS}
+    assert len(edges) > 100  # the scan finds the imports
+    upward = [(a, b) for a, b, _ in edges if a != "helmholtz.commands" and job(b) and (
+        job(a) is None or JOBS.index(job(b)) > JOBS.index(job(a)))]
+    assert not upward
+    domains = [(a, b) for a, b, _ in edges if b.split(".")[0] != "helmholtz"]
+    assert not domains
+    # No circle among the imports run when a module loads.
+    graph = {}
+    for a, b, at_load in edges:
+        if at_load and a != b:
+            graph.setdefault(a, set()).add(b)
+    state = {}
+    def visit(module, path):
+        if state.get(module) == "open":
+            raise AssertionError(f"import circle: {' -> '.join(path + [module])}")
+        if state.get(module) != "done":
+            state[module] = "open"
+            for target in sorted(graph.get(module, ())):
+                visit(target, path + [module])
+            state[module] = "done"
+    for module in sorted(graph):
+        visit(module, [])
 
 
 def test_every_command_names_a_function():

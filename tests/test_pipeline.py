@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helmholtz.folder import open_run, remove_run_files
-from helmholtz.runs import is_own_file
+from helmholtz.run.folder import open_run, remove_run_files
+from helmholtz.run.layout import is_own_file
 
 REPO = Path(__file__).resolve().parents[1]
 

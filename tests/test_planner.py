@@ -1,4 +1,4 @@
-"""The planner (helmholtz/planner.py, scripts/plan.py): variance components from a pilot,
+"""The planner (helmholtz/analysis/planner.py, scripts/plan.py): variance components from a pilot,
 power over designs and the cheapest design that reaches a target."""
 import subprocess
 import sys
@@ -6,7 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from helmholtz import REPO, calibration, planner, stats
+from helmholtz import REPO
+from helmholtz.analysis import calibration, planner, stats
 
 PLAN = REPO / "scripts" / "plan.py"
 

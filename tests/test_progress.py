@@ -14,7 +14,7 @@ import termios
 import numpy as np
 
 from helmholtz import REPO
-from helmholtz.progress import duration, status
+from helmholtz.run.progress import duration, status
 
 STAND_IN = REPO / "tests" / "stand_in_train.py"
 
@@ -87,7 +87,7 @@ def test_status_reads_the_last_epoch_line_of_a_log(tmp_path):
 
 def test_a_runs_epoch_lines_carry_its_eta(tmp_path, capsys):
     from helmholtz.backend import keras
-    from helmholtz.training import RunRecorder
+    from helmholtz.run.training import RunRecorder
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = np.zeros((8, 4), np.float32), np.zeros(8, np.int64)

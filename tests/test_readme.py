@@ -80,7 +80,7 @@ ENV_READS = [r"environ\.get\(\"([A-Z_]+)\"", r"environ\[\"([A-Z_]+)\"\]",
 
 
 def test_every_environment_variable_the_code_reads_is_documented():
-    sources = [*REPO.glob("helmholtz/*.py"), *REPO.glob("cifar/*.py"), *REPO.glob("audio/*.py"),
+    sources = [*REPO.glob("helmholtz/**/*.py"), *REPO.glob("cifar/*.py"), *REPO.glob("audio/*.py"),
                *REPO.glob("scripts/*.py"), *REPO.glob("scripts/*.sh")]
     read = {name for path in sources for pattern in ENV_READS
             for name in re.findall(pattern, path.read_text())}

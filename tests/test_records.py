@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helmholtz.folder import open_run
-from helmholtz.report import write_report
-from helmholtz.results import collect
-from helmholtz.runs import DamagedFile
+from helmholtz.analysis.results import collect
+from helmholtz.report.write import write_report
+from helmholtz.run.folder import open_run
+from helmholtz.run.layout import DamagedFile
 
 LABELS = (np.arange(40) % 10).astype(np.int16)
 SETTINGS = {"domain": "cifar", "model": "all-cnns", "seed": 0, "batch_size": 128, "num_epoch": 3,
@@ -131,7 +131,7 @@ def write_folder(folder, epochs=3):
 def test_a_complete_run_whose_history_lost_rows_keeps_its_result(tmp_path):
     """result.json disagrees with a truncated history.csv: the run is checked on, and
     its result stays until the run is finished again (the checkpoint names the damage)."""
-    from helmholtz.checkpoints import resume_state
+    from helmholtz.run.checkpoints import resume_state
     folder = write_folder(tmp_path / "run")
     kept = (folder / "result.json").read_bytes()
     lines = (folder / "history.csv").read_text().splitlines(keepends=True)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from helmholtz.analysis.results import collect, experiments, read_results, summarize
 from helmholtz.errors import UsageError
-from helmholtz.report import write_report
-from helmholtz.results import collect, experiments, read_results, summarize
-from helmholtz.runs import experiment_key
+from helmholtz.report.write import write_report
+from helmholtz.run.layout import experiment_key
 from helpers import write_history
 
 REPO = Path(__file__).resolve().parents[1]

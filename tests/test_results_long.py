@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helmholtz.results import collect, read_results, write_results
-from helmholtz.tidy import long_path, read_long, write_long
+from helmholtz.analysis.results import collect, read_results, write_results
+from helmholtz.report.tidy import long_path, read_long, write_long
 from helpers import write_history
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helmholtz import cache
+from helmholtz.data import cache
 from helmholtz.errors import UsageError
-from helmholtz.folder import open_run
-from helmholtz.runs import (DamagedFile, lock_holder, read_history, read_json, run_lock)
+from helmholtz.run.folder import open_run
+from helmholtz.run.layout import (DamagedFile, lock_holder, read_history, read_json, run_lock)
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"domain": "cifar", "model": "all-cnns", "seed": 0, "batch_size": 128, "num_epoch": 3,
@@ -48,7 +48,7 @@ def spawn(code, *args):
 
 HOLD_LOCK = """
     import sys, time
-    from helmholtz.runs import run_lock
+    from helmholtz.run.layout import run_lock
     lock = run_lock(sys.argv[1]); lock.acquire()
     print("ready", flush=True); time.sleep(60)
 """
@@ -111,7 +111,7 @@ def test_a_trainer_that_fails_before_writing_leaves_no_folder_behind(tmp_path):
     code = """
         import sys
         from helmholtz.errors import UsageError, cli_main
-        from helmholtz.folder import open_run
+        from helmholtz.run.folder import open_run
         def main():
             open_run(sys.argv[1], {"num_epoch": 1})
             raise UsageError("the data is missing")  # as a failed data load
@@ -213,8 +213,8 @@ def fake_checkpoint(path, identity):
 @pytest.mark.parametrize("change", [{"level": 5}, {"seed": 1}, {"model": "cnns-dense-64"},
                                     {"batch_size": 64}])
 def test_a_checkpoint_of_another_run_is_refused_before_it_is_resumed(tmp_path, change):
-    from helmholtz.checkpoints import resume_state
-    from helmholtz.folder import run_identity
+    from helmholtz.run.checkpoints import resume_state
+    from helmholtz.run.folder import run_identity
     settings = {**SETTINGS, "level": 25}
     folder = write_run(tmp_path, complete=False, level=25)
     fake_checkpoint(folder / "last.keras", run_identity({**settings, **change}))
@@ -227,14 +227,14 @@ def test_a_checkpoint_of_another_run_is_refused_before_it_is_resumed(tmp_path, c
         run.close()
     # the run's own identity (also with more epochs asked) and a checkpoint without one pass
     assert run_identity({**settings, "num_epoch": 9}) == run_identity(settings)
-    from helmholtz.checkpoints import check_identity
+    from helmholtz.run.checkpoints import check_identity
     fake_checkpoint(folder / "last.keras", None)
     check_identity(folder / "last.keras", run_identity(settings))
 
 
 def test_a_saved_checkpoint_carries_its_identity_and_still_loads(tmp_path):
     from helmholtz.backend import keras
-    from helmholtz.checkpoints import check_identity, load_checkpoint, save_model
+    from helmholtz.run.checkpoints import check_identity, load_checkpoint, save_model
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     identity = {"experiment": "abc", "level": "25", "seed": 0}
@@ -288,7 +288,7 @@ def test_caches_without_checksums_are_not_trusted(tmp_path):
 BUILD = """
     import sys, time
     import numpy as np
-    from helmholtz import cache
+    from helmholtz.data import cache
     path, log = sys.argv[1], sys.argv[2]
     print("ready", flush=True)
     arrays = cache.read_h5(path, {"v": 1})
@@ -313,7 +313,7 @@ def test_disk_full_names_the_file_and_leaves_no_temporary(tmp_path):
     """On a real full file system: a tmpfs of 64 KiB (in a private mount namespace)."""
     script = textwrap.dedent("""
         import sys, numpy as np
-        from helmholtz.cache import write_h5
+        from helmholtz.data.cache import write_h5
         from helmholtz.errors import cli_main
         cli_main(lambda: write_h5(sys.argv[1] + "/big.h5", {"a": np.zeros(100_000)}, {}))
     """)
@@ -342,7 +342,7 @@ def test_checksums_are_verified_once_per_file_per_process(tmp_path, monkeypatch)
 # ---------------------------------------------------------------- steps and the subset
 
 def test_steps_per_epoch_are_whole_batches_as_keras_2_fit_generator(capsys):
-    from helmholtz.training import steps_per_epoch, train_batches
+    from helmholtz.run.training import steps_per_epoch, train_batches
     # Keras 2.1.5 legacy interface: samples_per_epoch // generator.batch_size.
     assert steps_per_epoch(50_000, 128, drop_last_batch=True) == 390
     assert steps_per_epoch(50_000, 128) == 391  # model.fit (the audio half): the last batch too
@@ -357,8 +357,8 @@ def test_steps_per_epoch_are_whole_batches_as_keras_2_fit_generator(capsys):
 
 
 def test_a_subset_larger_than_the_data_is_capped_and_recorded_as_all(capsys):
-    from helmholtz.splits import Data
-    from helmholtz.training import full_config
+    from helmholtz.run.splits import Data
+    from helmholtz.run.training import full_config
     data = Data(train=(np.zeros((300, 2)), np.zeros(300)), val=(np.zeros((5, 2)), np.zeros(5)))
     config = {"batch_size": 128, "drop_last_batch": True, "subset": 5000}
     recorded = full_config(config, data)
@@ -373,7 +373,7 @@ def test_a_subset_larger_than_the_data_is_capped_and_recorded_as_all(capsys):
 def test_float32_runs_without_tf32():
     """TF32 would round float32 convolutions to a 10-bit mantissa on recent GPUs."""
     from helmholtz.backend import tf
-    from helmholtz.training import set_precision
+    from helmholtz.run.training import set_precision
     try:
         set_precision("float32")
         assert not tf.config.experimental.tensor_float_32_execution_enabled()

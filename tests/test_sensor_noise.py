@@ -5,7 +5,7 @@ import pytest
 
 from audio.noise import FULL_SCALE, add_noise as add_audio_noise
 from cifar.noise import add_noise, noise_bits
-from helmholtz.sensor_noise import entropy_table, measured_entropy, unclipped_entropy
+from helmholtz.data.sensor_noise import entropy_table, measured_entropy, unclipped_entropy
 
 
 @pytest.mark.parametrize("sigma", [0.3, 1.0, 2.0, 8.0, 30.0])

@@ -13,9 +13,10 @@ import pytest
 
 import audio
 import cifar
-from helmholtz import REPO, slurm
+from helmholtz import REPO
 from helmholtz.errors import UsageError
-from helmholtz.sweep import plan
+from helmholtz.sweep import slurm
+from helmholtz.sweep.grid import plan
 
 STAND_IN = REPO / "tests" / "stand_in_train.py"
 SCRIPT = REPO / "scripts" / "slurm.py"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helmholtz import slurm
+from helmholtz.sweep import slurm
 
 STAND_IN = Path(__file__).parent / "stand_in_train.py"
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch")

@@ -1,9 +1,9 @@
-"""The paired tests on synthetic predictions with known answers (helmholtz.stats)."""
+"""The paired tests on synthetic predictions with known answers (helmholtz.analysis.stats)."""
 import numpy as np
 import pytest
 from scipy.stats import norm, t
 
-from helmholtz import stats
+from helmholtz.analysis import stats
 
 SEEDS, EXAMPLES = 3, 2000   # the sizes docs/method.md states the rates for
 LABELS = np.arange(EXAMPLES) % 10

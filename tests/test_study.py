@@ -13,8 +13,9 @@ import pytest
 
 import audio
 import cifar
-from helmholtz import REPO, sweep
+from helmholtz import REPO
 from helmholtz.errors import UsageError
+from helmholtz.sweep import grid
 
 STUDY = REPO / "scripts" / "study.py"
 CHECKPOINT_NAMES = ("best.keras", "last.keras", ".lock", ".history.next.csv",
@@ -191,7 +192,7 @@ def test_a_bad_pass_through_flag_stops_before_anything_runs(study, folders, monk
 
 @pytest.mark.skipif(not shutil.which("git") or not (REPO / ".git").exists(), reason="needs git")
 def test_the_records_folder_keeps_checkpoints_out_of_git(study):
-    run = sweep.plan("cifar", "full", [0], [1], ["all-cnns"], study.STUDY / "runs",
+    run = grid.plan("cifar", "full", [0], [1], ["all-cnns"], study.STUDY / "runs",
                      ["--dataset", "fashion-mnist"])[0]
     relative = run.folder.relative_to(REPO)
 

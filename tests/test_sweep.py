@@ -21,8 +21,8 @@ import audio
 import cifar
 from helmholtz import REPO
 from helmholtz.errors import UsageError
-from helmholtz.scheduler import Outcome, discover_gpus, local_slots, parse_gpus, run_local, settle
-from helmholtz.sweep import grid_points, plan, split_complete
+from helmholtz.sweep.grid import grid_points, plan, split_complete
+from helmholtz.sweep.scheduler import Outcome, discover_gpus, local_slots, parse_gpus, run_local, settle
 
 STAND_IN = REPO / "tests" / "stand_in_train.py"
 SWEEP = REPO / "scripts" / "sweep.py"
@@ -324,7 +324,7 @@ def test_good_flags_after_dashes_pass_the_trainer_parser(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "--num_epoch 3 --dataset fashion-mnist --fixed" in out.stdout
-    probe = subprocess.run([sys.executable, "-c", "import sys; from helmholtz.sweep import "
+    probe = subprocess.run([sys.executable, "-c", "import sys; from helmholtz.sweep.grid import "
                             "check_pass_through, plan; check_pass_through('cifar', plan('cifar')[0]); "
                             "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
                            cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -417,7 +417,7 @@ def test_runs_die_with_a_sweep_killed_with_sigkill(tmp_path):
     assert signals(tmp_path) == ["SIGTERM", "SIGTERM"]
 
 
-HOLD = ("import sys, time; from helmholtz.runs import run_lock; lock = run_lock(sys.argv[1]); "
+HOLD = ("import sys, time; from helmholtz.run.layout import run_lock; lock = run_lock(sys.argv[1]); "
         "lock.acquire(); print('held', flush=True); time.sleep(120)")
 
 

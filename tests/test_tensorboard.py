@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from helmholtz.errors import cli_main
-from helmholtz.runs import read_history
-from helmholtz.tensorboard import export, main
+from helmholtz.report.tensorboard import export, main
+from helmholtz.run.layout import read_history
 from helpers import write_history
 
 VAL_ACC = [0.25, 0.5, 0.625]

@@ -1,4 +1,4 @@
-"""The domain contract (helmholtz.domain) and the shared trainer (helmholtz.trainer):
+"""The domain contract (helmholtz.domain) and the shared trainer (helmholtz.run.trainer):
 what config.json records is derived from the flags; a new domain needs no change
 to the core."""
 import textwrap
@@ -7,8 +7,10 @@ import pytest
 
 from audio import SPEC as AUDIO
 from cifar import SPEC as CIFAR
-from helmholtz import domain, sweep, trainer
+from helmholtz import domain
 from helmholtz.errors import UsageError
+from helmholtz.run import trainer
+from helmholtz.sweep import grid
 
 TOY = '''
 from helmholtz.domain import Domain
@@ -42,13 +44,13 @@ def toy(tmp_path, monkeypatch):
 
 
 def test_a_new_domain_is_swept_and_recorded_without_touching_the_core(toy, tmp_path):
-    runs = sweep.plan("toy", "paper", seeds=[0], log_dir=tmp_path)
+    runs = grid.plan("toy", "paper", seeds=[0], log_dir=tmp_path)
     assert [(r.model, r.level) for r in runs] == [("small", 1), ("small", 2), ("small", 3), ("big", 2)]
     assert runs[0].folder == tmp_path / "toy" / "small" / "loudness_1" / "seed_0"
     assert runs[0].command[1:4] == (str(tmp_path / "toy" / "train.py"), "--loudness", "1")
-    sweep.check_pass_through("toy", runs[0])
+    grid.check_pass_through("toy", runs[0])
     with pytest.raises(UsageError, match="--loudness after -- is set by the sweep"):
-        sweep.plan("toy", train_args=["--loudness", "2"])
+        grid.plan("toy", train_args=["--loudness", "2"])
 
     args = trainer.parse_args(toy, ["--loudness", "2", "--test_loudness", "1", "3", "--momentum",
                                     "0.9", "--verbose_data", "--model", "big", "--log_dir", "x"])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from helmholtz.errors import cli_main
-from helmholtz.outputs import MANIFEST
+from helmholtz.run.outputs import MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
 STAND_IN = REPO / "tests" / "stand_in_train.py"
@@ -69,7 +69,9 @@ def script(name):
 
 
 def command(name):
-    from helmholtz import commands, slurm, tensorboard
+    from helmholtz import commands
+    from helmholtz.report import tensorboard
+    from helmholtz.sweep import slurm
     import audio.baseline
     import cifar.examples
     import cifar.train
@@ -180,8 +182,8 @@ def test_an_older_versions_outputs_are_replaced(logs, tmp_path, monkeypatch, cap
 
 
 def test_a_new_run_folder_is_marked_and_force_acts_on_marked_folders_only(tmp_path, monkeypatch):
-    from helmholtz.folder import open_run
-    from helmholtz.runs import MARKER, is_run_folder
+    from helmholtz.run.folder import open_run
+    from helmholtz.run.layout import MARKER, is_run_folder
     settings = {"domain": "cifar", "model": "all-cnns", "seed": 0, "batch_size": 128, "num_epoch": 3,
                 "level": 25}
     run = open_run(tmp_path / "run", settings)

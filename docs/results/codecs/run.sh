@@ -28,7 +28,9 @@ python audio/data.py --codec aac --bitrate 16 64
 python audio/data.py --codec vorbis --bitrate 64 128
 echo "data: $(( $(date +%s) - start )) s"
 
-# Then the runs in two lanes, one core each (the sweeps give each run the lane's one thread).
+# Then the runs, one at a time on each core: two workers take the next run from one queue
+# (the audio runs, the longer, first), so neither core waits while the other has work. Each sweep is given its
+# worker's one core (taskset), so it gives its run one thread.
 images() {  # Fashion-MNIST, all-cnns
     local codec=$1; shift
     python scripts/sweep.py cifar --models all-cnns --codec "$codec" --log_dir "$RUNS" "$@" \
@@ -39,32 +41,35 @@ sounds() {  # the generated effects set, cnn_x3_mlp_0
     python scripts/sweep.py audio --models cnn_x3_mlp_0 --codec "$codec" --log_dir "$RUNS" "$@" \
         -- "${AUDIO[@]}" --test_codec "${AUDIO_CODECS[@]}"
 }
-lane_one() {
-    # JPEG at two levels and lossless (the reference every image codec shares) ...
-    images jpeg --levels lossless 5 50
-    # ... JPEG with known sensor noise of sigma 8 grey levels (beside none, above) ...
-    python scripts/sweep.py cifar --models all-cnns --levels lossless 5 50 --log_dir "$RUNS" \
+noisy() {  # JPEG with known sensor noise of sigma 8 grey levels (beside none: images jpeg)
+    python scripts/sweep.py cifar --models all-cnns --log_dir "$RUNS" "$@" \
         -- "${IMAGE[@]}" --sensor_noise 8
-    # ... and the other image codecs at JPEG's two levels (AVIF's second in the other lane).
-    images webp --levels 5 50
-    images avif --levels 5
 }
-lane_two() {
-    # Each audio codec at its grid's low end and 64 kbps (Vorbis: 64 and 128), MP3 with lossless ...
-    sounds mp3 --levels lossless 8 64
-    sounds opus --levels 8 64
-    sounds aac --levels 16 64
-    sounds vorbis --levels 64 128
-    # ... then the rest of the image codecs.
-    images avif --levels 50
-    images jxl --levels 5 50
-    images jpeg2000 --levels 5 50
+QUEUE=$(mktemp)
+{   # each audio codec at its grid's low end and 64 kbps (Vorbis: 64 and 128), MP3 with lossless
+    for level in 8 64 lossless; do echo "sounds mp3 --levels $level"; done
+    for level in 8 64; do echo "sounds opus --levels $level"; done
+    for level in 16 64; do echo "sounds aac --levels $level"; done
+    for level in 64 128; do echo "sounds vorbis --levels $level"; done
+    # JPEG with lossless (the reference every image codec shares), and with known noise ...
+    for level in lossless 5 50; do echo "images jpeg --levels $level"; echo "noisy --levels $level"; done
+    # ... and the other image codecs at JPEG's two levels
+    for codec in webp avif jxl jpeg2000; do for level in 5 50; do
+        echo "images $codec --levels $level"; done; done
+} > "$QUEUE"
+next_run() {  # the queue's first line, taken off it under a lock
+    flock "$QUEUE" bash -c 'head -n 1 "$0"; sed -i 1d "$0"' "$QUEUE"
 }
-taskset -c 0 bash -c "$(declare -p IMAGE AUDIO IMAGE_CODECS AUDIO_CODECS RUNS FASHION 2>/dev/null);
-    $(declare -f images sounds lane_one); lane_one" > "$OUT/lane_one.log" 2>&1 &
-taskset -c 1 bash -c "$(declare -p IMAGE AUDIO IMAGE_CODECS AUDIO_CODECS RUNS FASHION 2>/dev/null);
-    $(declare -f images sounds lane_two); lane_two" > "$OUT/lane_two.log" 2>&1 &
+worker() {
+    local run
+    while run=$(next_run) && [ -n "$run" ]; do echo "== $run"; eval "$run"; done
+}
+for core in 0 1; do
+    taskset -c $core bash -c "$(declare -p IMAGE AUDIO IMAGE_CODECS AUDIO_CODECS RUNS FASHION QUEUE);
+        $(declare -f images sounds noisy next_run worker); worker" > "$OUT/worker_$core.log" 2>&1 &
+done
 wait
+rm -f "$QUEUE"
 echo "data and runs: $(( $(date +%s) - start )) s"
 
 find "$RUNS" -name "*.keras" -delete  # the records stay: config, history, result, predictions

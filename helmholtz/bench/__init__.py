@@ -1,0 +1,1 @@
+"""Benchmarks: training throughput and its ceiling, and the parity of the precisions."""

@@ -1,0 +1,1 @@
+"""Data a run reads: caches, checked downloads, a domain's codecs and known sensor noise."""
