@@ -76,3 +76,17 @@ def test_known_noise_sets_the_estimate_beside_the_injected_bits(tmp_path):
     assert "21,521" in lines[2] and "26,921" in lines[3]
     assert "2.47" in lines[2]  # (21,521 - 16,581) / (2,000 - 0)
     assert "Monotone? the estimate grows with the injected noise" in section
+
+
+def test_a_codec_that_never_crosses_gets_bounds_not_intervals(tmp_path):
+    # JPEG falls at q5; AVIF holds at every level tried, so its cutoff lies lower than q5.
+    for level, bits, acc in (("lossless", 24_000, 0.8), (5, 2_000, 0.5), (25, 6_000, 0.8)):
+        make_run(tmp_path / "logs", f"quality_{level}", level, bits, acc)
+    for level, bits, acc in ((5, 1_500, 0.8), (25, 4_000, 0.8)):
+        make_run(tmp_path / "logs", f"avif_q{level}", level, bits, acc, codec="avif")
+    text = write_report(tmp_path / "logs", tmp_path / "out", n_boot=200).read_text()
+    section = text.split("## Across codecs")[1].split("\n## ")[0]
+    avif = next(line for line in section.splitlines() if line.startswith("| avif |"))
+    # payload bits: b(R) 21,600 and q5's 1,350, so at least 20,250 noise, at most 1,350 content
+    assert "at least 20,250 (90% lower bound" in avif
+    assert "at most 1,350 (90% upper bound" in avif

@@ -92,11 +92,14 @@ def _bits_range(point, low, high, censored=False):
 
 
 def _content(model):
-    """Content bits and their interval: the reference's bits less the noise bits."""
+    """Content bits as text: the reference's bits less the noise bits, with the interval;
+    an upper bound where the noise bits are a lower bound (the curve never crossed)."""
     kind = model.bits_kind
     ref = getattr(model, f"bits_reference_{kind}")
-    point, low, high = (getattr(model, f"noise_{kind}{s}") for s in ("", "_high", "_low"))
-    return ref - point, ref - low, ref - high
+    point, low, high = (ref - getattr(model, f"noise_{kind}{s}") for s in ("", "_high", "_low"))
+    if getattr(model, f"noise_{kind}_censored", False):
+        return f"at most {bits_text(point)} (90% upper bound {bits_text(high)})"
+    return _bits_range(point, low, high)
 
 
 def codec_section(complete, out, margin, alpha, n_boot, table):
@@ -126,7 +129,6 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
         lines += [f"### {title}", "", f"![rate-accuracy by codec]({Path(path).name})", ""]
         rows = []
         for m in models.itertuples(index=False):
-            content = _content(m) if m.estimable else (np.nan,) * 3
             kind = m.bits_kind if isinstance(m.bits_kind, str) else "total"
             rows.append({"codec": codec_of.get(m.experiment, "?"),
                          "levels": m.levels, "q*": format_level(m.q_star) if m.estimable else
@@ -136,7 +138,7 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
                                                            getattr(m, f"noise_{kind}_high", np.nan),
                                                            getattr(m, f"noise_{kind}_censored", False))
                          if m.estimable else "-",
-                         "content bits (90%)": _bits_range(*content) if m.estimable else "-",
+                         "content bits (90%)": _content(m) if m.estimable else "-",
                          "resolution": bits_text(m.resolution) if pd.notna(m.resolution) else "-",
                          "note": m.reason if not m.estimable else (m.note or "")})
         lines += [table(pd.DataFrame(rows)), ""]
@@ -287,7 +289,7 @@ def noise_section(complete, margin, alpha, n_boot, table):
                              reference=getattr(m, f"bits_reference_{kind}"), kind=kind, estimate=point,
                              low=getattr(m, f"noise_{kind}_low"), high=getattr(m, f"noise_{kind}_high"),
                              censored=getattr(m, f"noise_{kind}_censored", False),
-                             content=_content(m) if m.estimable else (np.nan,) * 3,
+                             content=_content(m) if m.estimable else "-",
                              q=format_level(m.q_star) if m.estimable else "not estimable",
                              reason="" if m.estimable else m.reason))
         base = rows[0]
@@ -297,7 +299,7 @@ def noise_section(complete, margin, alpha, n_boot, table):
             "lossless bits": [f"{bits_text(r['reference'])} ({r['kind']})" for r in rows],
             "q*": [r["q"] for r in rows],
             "estimated noise bits (90%)": [_bits_range(r["estimate"], r["low"], r["high"], r["censored"]) for r in rows],
-            "content bits (90%)": [_bits_range(*r["content"]) for r in rows],
+            "content bits (90%)": [r["content"] for r in rows],
             "estimate's growth / injected growth": [
                 "-" if r is base or pd.isna(r["estimate"]) or pd.isna(base["estimate"])
                 or r["injected"] == base["injected"] else

@@ -5,7 +5,7 @@
 # docs/results/codecs/runs (checkpoints are not kept), the report to docs/results/codecs.
 # From the repository's root: bash docs/results/codecs/run.sh
 set -uo pipefail  # a failed sweep is reported at its end; the others still run
-OUT=docs/results/codecs
+OUT=${OUT:-docs/results/codecs}  # OUT=another/folder: the same run there
 RUNS=$OUT/runs
 FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
 IMAGE_CODECS=(jpeg webp avif jxl jpeg2000)
