@@ -1,6 +1,7 @@
 # make demo: set up, then a small study on the offline data (about 10 minutes), then its
 # report, all under demo/ (untracked; DEMO_OUT and DEMO_LOGS choose other folders).
-# make test: set up, then the test suite.  make reproduce: the full paper grid on CIFAR-10.
+# make test: set up, then the test suite, its files spread over TEST_JOBS workers.
+# make reproduce: the full paper grid on CIFAR-10.
 # make study: the reference study into docs/results/study (docs/study.md); it resumes when
 # run again. `make study STUDY_JOBS=2` runs two at once; STUDY_ARGS="--part image" one part.
 PYTHON ?= python3
@@ -12,6 +13,7 @@ DEMO_OUT ?= demo/report
 SEEDS ?= 0
 STUDY_JOBS ?= 2
 STUDY_ARGS ?=
+TEST_JOBS ?= 2
 
 .PHONY: setup test demo study reproduce bench paras gpu-check
 
@@ -36,7 +38,7 @@ $(STAMP): pyproject.toml requirements.txt requirements-ray.txt requirements-test
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile tests
 
 demo: setup
 	$(PY) scripts/demo.py --log_dir $(DEMO_LOGS) --out $(DEMO_OUT)

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from helmholtz.cache import write_text
+from helmholtz.data.cache import write_text
 
 
 def summary_text(model):

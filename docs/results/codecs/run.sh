@@ -7,6 +7,7 @@
 set -uo pipefail  # a failed sweep is reported at its end; the others still run
 OUT=${OUT:-docs/results/codecs}  # OUT=another/folder: the same run there
 RUNS=$OUT/runs
+mkdir -p "$OUT"
 FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
 IMAGE_CODECS=(jpeg webp avif jxl jpeg2000)
 AUDIO_CODECS=(mp3 opus aac vorbis)
