@@ -2,6 +2,7 @@
 run folders: a codec without lossless runs is tested against the shared reference, and
 the noise section sets the estimate beside the injected bits."""
 import json
+import re
 
 import numpy as np
 
@@ -57,6 +58,8 @@ def test_codecs_share_the_lossless_reference_on_one_plot(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in table.splitlines()
             if line.startswith("| jpeg") or line.startswith("| webp")}
     assert "| 25 |" in rows["jpeg"] and "| 25 |" in rows["webp"]  # q* of each
+    assert "| resolution, points |" in table
+    assert all(re.search(r"\| \d+\.\d \|", rows[codec]) for codec in ("jpeg", "webp"))
     # In payload bits, b(R) = 21,600; the threshold 0.78 is crossed between q25 and q5, 1/15 of
     # the way in log bits: at 5,400 x (1/3)^(1/15) = 5,019 (JPEG) and 3,600 x (3/8)^(1/15) = 3,372
     # (WebP), the content bits; the noise bits are 21,600 less these.

@@ -121,7 +121,9 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
                      "(the band). Noise bits are b(R) less the bits where the curve crosses "
                      "a(R) - margin (linear in log bits, as in the main report), content bits "
                      "the bits at that crossing, with their 90% intervals; \"at least\" where "
-                     "the curve stays above the threshold down to the lowest level.", ""]
+                     "the curve stays above the threshold down to the lowest level. The "
+                     "resolution is what the data resolve at the first level, in points (the "
+                     "distance from its difference to its lower bound).", ""]
         name = "_".join(str(p) for p in (domain, dataset, model)) + (f"_noise{noise:g}" if noise else "")
         title = f"{domain} / {dataset}, {model}" + (f", sensor noise {noise:g}" if noise else "")
         path = plots.codec_curves(levels, codec_of, Path(out) / f"codecs_{name}.png",
@@ -139,7 +141,8 @@ def codec_section(complete, out, margin, alpha, n_boot, table):
                                                            getattr(m, f"noise_{kind}_censored", False))
                          if m.estimable else "-",
                          "content bits (90%)": _content(m) if m.estimable else "-",
-                         "resolution": bits_text(m.resolution) if pd.notna(m.resolution) else "-",
+                         "resolution, points": f"{100 * m.resolution:.1f}" if pd.notna(m.resolution)
+                         else "-",
                          "note": m.reason if not m.estimable else (m.note or "")})
         lines += [table(pd.DataFrame(rows)), ""]
         points = levels.assign(codec=levels["experiment"].map(codec_of))
