@@ -1,6 +1,7 @@
 """The package as pyproject.toml and the requirements declare it: every library the
 code imports is pinned, every pin is used, every package and command is there."""
 import ast
+import graphlib
 import importlib
 import re
 import subprocess
@@ -118,17 +119,10 @@ def test_the_core_imports_its_jobs_in_order_and_names_no_domain():
     for a, b, at_load in edges:
         if at_load and a != b:
             graph.setdefault(a, set()).add(b)
-    state = {}
-    def visit(module, path):
-        if state.get(module) == "open":
-            raise AssertionError(f"import circle: {' -> '.join(path + [module])}")
-        if state.get(module) != "done":
-            state[module] = "open"
-            for target in sorted(graph.get(module, ())):
-                visit(target, path + [module])
-            state[module] = "done"
-    for module in sorted(graph):
-        visit(module, [])
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as error:
+        raise AssertionError(f"import circle: {' -> '.join(error.args[1])}") from None
 
 
 def test_every_command_names_a_function():

@@ -30,8 +30,8 @@ python audio/data.py --codec vorbis --bitrate 64 128
 echo "data: $(( $(date +%s) - start )) s"
 
 # Then the runs, one at a time on each core: two workers take the next run from one queue
-# (the audio runs, the longer, first), so neither core waits while the other has work. Each sweep is given its
-# worker's one core (taskset), so it gives its run one thread.
+# (the audio runs, the longer, first), so neither core waits while the other has work.
+# Each sweep is given its worker's one core (taskset), so it gives its run one thread.
 images() {  # Fashion-MNIST, all-cnns
     local codec=$1; shift
     python scripts/sweep.py cifar --models all-cnns --codec "$codec" --log_dir "$RUNS" "$@" \
